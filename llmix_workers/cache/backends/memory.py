@@ -1,0 +1,66 @@
+"""MemoryL2: the L2 contract in a dict, with an injected clock and a switch to simulate outages."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from llmix_workers.cache.backend import MISS, Miss
+from llmix_workers.errors import L2Unavailable
+
+
+class MemoryL2:
+    """An in-process stand-in for Redis: TTLs on ``clock``, ``down = True`` raises like an outage.
+
+    Only for tests and single-process use: nothing is shared between processes.
+    """
+
+    enabled = True
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[bytes, float]] = {}
+        self.down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise L2Unavailable("MemoryL2 is down (simulated outage)")
+
+    def get(self, key: str) -> bytes | Miss:
+        self._check()
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return MISS
+            if self._clock() >= item[1]:
+                del self._items[key]
+                return MISS
+            return item[0]
+
+    def set(self, key: str, payload: bytes, ttl_s: int) -> None:
+        self._check()
+        with self._lock:
+            self._items[key] = (payload, self._clock() + ttl_s)
+
+    def put_raw(self, key: str, payload: bytes, ttl_s: int = 3600) -> None:
+        """Store bytes as another writer would (tests use it for foreign or malformed entries)."""
+        self.set(key, payload, ttl_s)
+
+    def delete_prefix(self, prefix: str, batch_size: int) -> int:
+        self._check()
+        with self._lock:
+            doomed = [key for key in self._items if key.startswith(prefix)]
+            for key in doomed:
+                del self._items[key]
+            return len(doomed)
+
+    def count_prefix(self, prefix: str) -> int:
+        self._check()
+        now = self._clock()
+        with self._lock:
+            return sum(1 for k, v in self._items.items() if k.startswith(prefix) and v[1] > now)
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,26 @@
+"""NullL2: stores nothing. The ``memory`` strategy's L2, and "L2 off" in tests."""
+
+from __future__ import annotations
+
+from llmix_workers.cache.backend import MISS, Miss
+
+
+class NullL2:
+    """An L2 that is always empty and never fails."""
+
+    enabled = False
+
+    def get(self, key: str) -> bytes | Miss:
+        return MISS
+
+    def set(self, key: str, payload: bytes, ttl_s: int) -> None:
+        return None
+
+    def delete_prefix(self, prefix: str, batch_size: int) -> int:
+        return 0
+
+    def count_prefix(self, prefix: str) -> int:
+        return 0
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,130 @@
+"""RedisL2: the L2 contract on Redis with redis-py (hiredis parser, one pooled connection a thread).
+
+A lookup is one ``GET`` on a connection the calling thread keeps, which skips the pool's
+lock and redis-py's per-command dispatch (about half the client-side cost of ``Redis.get``).
+Timeouts come from settings, retries are off: a slow or dead Redis costs at most one socket
+timeout, then :class:`~llmix_workers.errors.L2Unavailable`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from llmix_workers.cache.backend import MISS, Miss
+from llmix_workers.errors import L2Unavailable
+from llmix_workers.settings import RedisSettings
+
+_OUTAGES = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+def glob_escape(text: str) -> str:
+    """Escape Redis glob metacharacters so ``text`` matches only itself in ``SCAN MATCH``."""
+    return "".join("\\" + char if char in "*?[]\\^" else char for char in text)
+
+
+class RedisL2:
+    """L2 entries as Redis strings (``SET key payload EX ttl``)."""
+
+    enabled = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        socket_timeout_s: float = 0.25,
+        connect_timeout_s: float = 0.25,
+        max_connections: int = 64,
+        protocol: int = 2,
+    ) -> None:
+        self._pool = redis.ConnectionPool.from_url(
+            url,
+            socket_timeout=socket_timeout_s,
+            socket_connect_timeout=connect_timeout_s,
+            max_connections=max_connections,
+            protocol=protocol,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+        )
+        self._client = redis.Redis(connection_pool=self._pool)
+        self._local = threading.local()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _forget_connections(ref))
+
+    @classmethod
+    def from_settings(cls, settings: RedisSettings) -> RedisL2:
+        if settings.url is None:
+            raise L2Unavailable("no Redis URL is configured")
+        return cls(
+            settings.url.get_secret_value(),
+            socket_timeout_s=settings.socket_timeout_s,
+            connect_timeout_s=settings.connect_timeout_s,
+            max_connections=settings.max_connections,
+            protocol=settings.protocol,
+        )
+
+    @property
+    def client(self) -> redis.Redis:
+        """A pooled redis-py client on the same connection settings (for rare commands)."""
+        return self._client
+
+    def _command(self, *args: Any) -> Any:
+        conn = getattr(self._local, "conn", None)
+        try:
+            if conn is None:
+                conn = self._local.conn = self._pool.get_connection()
+            conn.send_command(*args)
+            return conn.read_response()
+        except _OUTAGES as exc:
+            if conn is not None:
+                conn.disconnect()
+            raise L2Unavailable(f"Redis {args[0]} failed: {exc}") from None
+
+    def get(self, key: str) -> bytes | Miss:
+        try:
+            value = self._command("GET", key)
+        except redis.ResponseError:  # WRONGTYPE: something else lives here, not an entry
+            return MISS
+        return MISS if value is None else value  # type: ignore[no-any-return]
+
+    def set(self, key: str, payload: bytes, ttl_s: int) -> None:
+        try:
+            self._command("SET", key, payload, "EX", ttl_s)
+        except redis.ResponseError as exc:
+            raise L2Unavailable(f"Redis SET refused: {exc}") from None
+
+    def delete_prefix(self, prefix: str, batch_size: int) -> int:
+        pattern = glob_escape(prefix) + "*"
+        deleted = cursor = 0
+        try:
+            while True:
+                cursor, keys = self._client.scan(cursor, match=pattern, count=batch_size)
+                if keys:
+                    deleted += int(self._client.unlink(*keys))
+                if cursor == 0:
+                    return deleted
+        except _OUTAGES as exc:
+            raise L2Unavailable(f"Redis SCAN/UNLINK failed after {deleted} keys: {exc}") from None
+
+    def count_prefix(self, prefix: str) -> int:
+        pattern = glob_escape(prefix) + "*"
+        try:
+            return sum(1 for _ in self._client.scan_iter(match=pattern, count=1000))
+        except _OUTAGES as exc:
+            raise L2Unavailable(f"Redis SCAN failed: {exc}") from None
+
+    def close(self) -> None:
+        self._local = threading.local()
+        self._pool.disconnect()
+
+
+def _forget_connections(ref: weakref.ReferenceType[RedisL2]) -> None:
+    backend = ref()
+    if backend is not None:
+        backend._local = threading.local()

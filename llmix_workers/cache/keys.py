@@ -1,0 +1,136 @@
+"""Request → LLMix cache key: ``prefix + sha256(canonical JSON of the key params)``.
+
+Only the fifteen fields of :data:`~llmix_workers.constants.CACHE_KEY_FIELDS` count; absent and
+null ones are left out, as are a top-level NaN/±Inf and an empty ``baseUrl``. The digest never
+depends on the prefix.
+
+The fast path hands the params to orjson, whose output is already canonical for strings, ints up
+to 2**53, booleans and null; top-level floats are rewritten into a form orjson prints exactly as
+ECMAScript does. Anything else (a nested float, a big int, a lone surrogate, an odd type) takes
+the reference encoder in :mod:`llmix_workers.cache.canonical`; both give identical bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+import orjson
+
+from llmix_workers.cache.canonical import canonical_json, js_number
+from llmix_workers.constants import CACHE_KEY_FIELDS, DEFAULT_KEY_PREFIX
+
+
+class CacheKeyParams(TypedDict, total=False):
+    """The request fields that make up a cache key, by their LLMix wire names."""
+
+    baseUrl: str | None
+    enableThinking: bool | None
+    frequencyPenalty: float | None
+    maxOutputTokens: int | None
+    messages: list[Mapping[str, Any]]
+    model: str
+    presencePenalty: float | None
+    provider: str
+    providerOptions: Mapping[str, Any] | None
+    responseFormat: Mapping[str, Any] | None
+    seed: int | None
+    stopSequences: list[str] | None
+    temperature: float | None
+    topK: int | None
+    topP: float | None
+
+
+_MAX_SAFE_INT = 2**53
+
+
+def generate_cache_key(
+    params: CacheKeyParams | Mapping[str, Any], prefix: str = DEFAULT_KEY_PREFIX
+) -> str:
+    """Return the LLMix response-cache key of ``params`` (camelCase wire names).
+
+    Raises:
+        CacheKeyError: a field holds something JSON cannot carry; the message names the field.
+    """
+    return prefix + cache_key_digest(params)
+
+
+def cache_key_digest(params: CacheKeyParams | Mapping[str, Any]) -> str:  # noqa: C901 (hot path, flat)
+    """The lowercase hex SHA-256 part of the key, without any prefix."""
+    body: dict[str, Any] = {}
+    for name, value in params.items():
+        if value is None or name not in CACHE_KEY_FIELDS:
+            continue
+        kind = value.__class__
+        if kind is str:
+            if not value and name == "baseUrl":
+                continue
+        elif kind is list or kind is dict:
+            if not _orjson_exact(value):
+                return _reference_digest(params)
+        elif kind is float:
+            if value - value != 0:  # NaN or ±Inf: left out at the top level
+                continue
+            if value.is_integer() and -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+                value = int(value)  # 1.0 -> 1, -0.0 -> 0
+            elif not 1e-5 <= abs(value) < 1e16:  # outside it, orjson picks exponent forms
+                value = orjson.Fragment(js_number(value) or "null")
+        elif not (kind is bool or (kind is int and -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT)):
+            return _reference_digest(params)
+        body[name] = value
+    try:
+        data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # a lone surrogate or a non-string object key
+        return _reference_digest(params)
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_key_params(params: CacheKeyParams | Mapping[str, Any]) -> str:
+    """The canonical JSON that is hashed, from the reference encoder (for tests and debugging)."""
+    body: dict[str, Any] = {}
+    for name, value in params.items():
+        if value is None or name not in CACHE_KEY_FIELDS:
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if js_number(value) is None:
+                continue
+        elif name == "baseUrl" and value == "":
+            continue
+        body[name] = value
+    return canonical_json(body)
+
+
+def _reference_digest(params: CacheKeyParams | Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_key_params(params).encode("utf-8")).hexdigest()
+
+
+def _orjson_exact(value: Any) -> bool:
+    """True when orjson's output for ``value`` is canonical: JSON types, no float, no big int.
+
+    One flat loop because it runs over every message of every request: a list of
+    ``{"role": str, "content": str}`` costs one class check per value and no calls.
+    """
+    kind = value.__class__
+    if kind is dict:
+        value = value.values()
+    elif kind is not list:
+        return _orjson_exact_scalar(value)
+    for item in value:
+        kind = item.__class__
+        if kind is str:
+            continue
+        if kind is dict:
+            for inner in item.values():
+                if inner.__class__ is not str and not _orjson_exact(inner):
+                    return False
+        elif not _orjson_exact(item):
+            return False
+    return True
+
+
+def _orjson_exact_scalar(value: Any) -> bool:
+    kind = value.__class__
+    if kind is int:
+        return -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT  # type: ignore[no-any-return]
+    return kind is str or kind is bool or value is None

@@ -1,0 +1,273 @@
+"""TwoTierCache: L1 (this process) then L2 (shared), with the LLMix health and clear rules.
+
+Policy only: lookup order, back-fill, TTLs, health and the blocked-after-failed-clear rule. The
+storage is a :class:`~llmix_workers.cache.local.LocalLRU` and any
+:class:`~llmix_workers.cache.backend.L2Backend`. An L2 outage is a miss, never an exception out
+of :meth:`get` or :meth:`set`; after three consecutive failed writes L2 is unhealthy and is left
+alone for ``l2_cooloff_s``, then probed once per cool-off until a write succeeds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+from llmix_workers.cache.backend import MISS, L2Backend, Miss
+from llmix_workers.cache.backends.null import NullL2
+from llmix_workers.cache.entry import Entry, decode_entry, encode_entry
+from llmix_workers.cache.local import LocalLRU
+from llmix_workers.cache.strategy import ResponseCacheStrategy
+from llmix_workers.constants import (
+    DEFAULT_KEY_PREFIX,
+    DEFAULT_L1_MAX_ENTRIES,
+    DEFAULT_TTL_S,
+    L2_UNHEALTHY_AFTER_FAILURES,
+)
+from llmix_workers.errors import ClearFailed, ConfigError, L2Unavailable
+
+logger = logging.getLogger(__name__)
+
+CacheTier = Literal["l1", "l2"]
+
+
+class CacheHit(NamedTuple):
+    """A cached response: the raw text, where it was found, when it was first stored."""
+
+    value: str
+    tier: CacheTier
+    cached_at: float
+    #: Fields the writer added to the L2 entry besides ``data``/``cached_at`` (``usage``…).
+    extra: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """What :meth:`TwoTierCache.stats` reports; the first five fields are the LLMix ones."""
+
+    l1_size: int
+    l1_max: int
+    l2_enabled: bool
+    l2_healthy: bool
+    strategy: ResponseCacheStrategy
+    l2_blocked: bool = False
+    l1_hits: int = 0
+    l2_hits: int = 0
+    misses: int = 0
+    l2_errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClearResult:
+    """What a successful :meth:`TwoTierCache.clear` removed."""
+
+    l1_dropped: int
+    l2_deleted: int
+
+
+class TwoTierCache:
+    """L1 LRU + TTL in this process over a shared L2; safe to call from many threads."""
+
+    def __init__(
+        self,
+        strategy: ResponseCacheStrategy = "memory",
+        *,
+        l2: L2Backend | None = None,
+        ttl_s: int = DEFAULT_TTL_S,
+        l1_max_entries: int = DEFAULT_L1_MAX_ENTRIES,
+        l2_cooloff_s: float = 5.0,
+        l2_max_entry_bytes: int = 8 * 1024 * 1024,
+        key_prefix: str = DEFAULT_KEY_PREFIX,
+        clear_batch_size: int = 1000,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ttl_s < 1:
+            raise ConfigError(f"ttl_s must be at least 1 second, got {ttl_s}")
+        if strategy == "memory":
+            l2 = NullL2()
+        elif l2 is None or not l2.enabled:
+            raise ConfigError(f'cache strategy "{strategy}" needs an L2 backend')
+        self.strategy: ResponseCacheStrategy = strategy
+        self.ttl_s = ttl_s
+        self.key_prefix = key_prefix
+        self._l1: LocalLRU[CacheHit] = LocalLRU(l1_max_entries, clock)
+        self._l2: L2Backend = l2
+        self._cooloff_s = l2_cooloff_s
+        self._max_entry_bytes = l2_max_entry_bytes
+        self._clear_batch_size = clear_batch_size
+        self._clock = clock
+        self._monotonic = monotonic
+        self._state_lock = threading.Lock()
+        self._healthy = True
+        self._write_failures = 0
+        self._retry_at = 0.0
+        self._blocked = False
+        self.l1_hits = self.l2_hits = self.misses = self.l2_errors = 0
+
+    @property
+    def l2(self) -> L2Backend:
+        return self._l2
+
+    @property
+    def l1(self) -> LocalLRU[CacheHit]:
+        return self._l1
+
+    def get(self, key: str) -> CacheHit | Miss:
+        """L1, then L2 (back-filling L1 with the entry's original ``cached_at``), else ``MISS``."""
+        hit = self._l1.get(key)
+        if hit is not MISS:
+            self.l1_hits += 1
+            return hit
+        if self._blocked or not self._l2_usable():
+            self.misses += 1
+            return MISS
+        try:
+            raw = self._l2.get(key)
+        except L2Unavailable as exc:
+            self._read_failed(exc)
+            self.misses += 1
+            return MISS
+        if not self._healthy:
+            self._retry_at = 0.0  # Redis answers again: let the next write prove it
+        entry = None
+        if raw is not MISS and len(raw) <= self._max_entry_bytes:
+            entry = decode_entry(raw, self._clock())
+        if entry is None:
+            self.misses += 1
+            return MISS
+        expires_at = entry.cached_at + _entry_ttl(entry, self.ttl_s)
+        if self._clock() >= expires_at:
+            self.misses += 1
+            return MISS
+        self._l1.put(key, CacheHit(entry.data, "l1", entry.cached_at, entry.extra), expires_at)
+        self.l2_hits += 1
+        return CacheHit(entry.data, "l2", entry.cached_at, entry.extra)
+
+    def set(
+        self,
+        key: str,
+        value: str,
+        *,
+        ttl_s: int | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Store ``value`` in L1 and, best effort, in L2 for ``ttl_s`` (default: the cache TTL).
+
+        ``extra`` fields go into the L2 entry beside ``data`` and ``cached_at``.
+        """
+        ttl = self.ttl_s if ttl_s is None else max(1, int(ttl_s))
+        now = self._clock()
+        fields = dict(extra) if extra else {}
+        if ttl != self.ttl_s:
+            fields["ttl_s"] = ttl
+        self._l1.put(key, CacheHit(value, "l1", now, fields or None), now + ttl)
+        if not self._l2.enabled or not self._l2_usable():
+            return
+        payload = encode_entry(Entry(value, now, fields))
+        if len(payload) > self._max_entry_bytes:
+            logger.warning(
+                "response of %d bytes not written to L2 (limit %d)",
+                len(payload),
+                self._max_entry_bytes,
+            )
+            return
+        try:
+            self._l2.set(key, payload, ttl)
+        except L2Unavailable as exc:
+            self._write_failed(exc)
+        else:
+            self._write_succeeded()
+
+    def clear(self) -> ClearResult:
+        """Empty L1, then delete every L2 key under the prefix (SCAN + UNLINK in batches).
+
+        L2 reads are blocked from the start of the L2 part until it succeeds, so nothing from
+        before the clear is served meanwhile. Thread scope: this process's L1 only; fleet-wide
+        clears go through :mod:`llmix_workers.fleet`.
+
+        Raises:
+            ClearFailed: the L2 part failed; L2 reads stay blocked until a later clear succeeds.
+        """
+        dropped = self._l1.clear()
+        if not self._l2.enabled:
+            return ClearResult(dropped, 0)
+        self._blocked = True
+        try:
+            deleted = self._l2.delete_prefix(self.key_prefix, self._clear_batch_size)
+        except L2Unavailable as exc:
+            logger.error("cache clear failed, L2 reads blocked until a clear succeeds: %s", exc)
+            raise ClearFailed(f"L2 clear failed, L2 reads stay blocked: {exc}") from None
+        self._blocked = False
+        return ClearResult(dropped, deleted)
+
+    def clear_l1(self) -> int:
+        """Drop this process's L1 only; return how many entries it held."""
+        return self._l1.clear()
+
+    def block_l2(self, blocked: bool) -> None:
+        """Block or unblock L2 reads (fleet state sets this from Redis for every process)."""
+        self._blocked = blocked
+
+    def stats(self) -> CacheStats:
+        return CacheStats(
+            l1_size=len(self._l1),
+            l1_max=self._l1.max_entries,
+            l2_enabled=self._l2.enabled,
+            l2_healthy=self._healthy,
+            strategy=self.strategy,
+            l2_blocked=self._blocked,
+            l1_hits=self.l1_hits,
+            l2_hits=self.l2_hits,
+            misses=self.misses,
+            l2_errors=self.l2_errors,
+        )
+
+    def close(self) -> None:
+        """Drop L1 and release L2 connections; the cache is not used afterwards."""
+        self._l1.clear()
+        self._l2.close()
+
+    def _l2_usable(self) -> bool:
+        if self._healthy:
+            return True
+        now = self._monotonic()
+        with self._state_lock:
+            if now < self._retry_at:
+                return False
+            self._retry_at = now + self._cooloff_s  # one probe per cool-off window
+            return True
+
+    def _read_failed(self, exc: L2Unavailable) -> None:
+        self.l2_errors += 1
+        logger.warning("L2 read failed, treated as a miss: %s", exc)
+
+    def _write_failed(self, exc: L2Unavailable) -> None:
+        self.l2_errors += 1
+        with self._state_lock:
+            self._write_failures += 1
+            if self._write_failures >= L2_UNHEALTHY_AFTER_FAILURES and self._healthy:
+                self._healthy = False
+                self._retry_at = self._monotonic() + self._cooloff_s
+                logger.warning("L2 unhealthy after %d failed writes: %s", self._write_failures, exc)
+                return
+        logger.warning("L2 write failed: %s", exc)
+
+    def _write_succeeded(self) -> None:
+        if self._write_failures or not self._healthy:
+            with self._state_lock:
+                if not self._healthy:
+                    logger.info("L2 healthy again")
+                self._write_failures = 0
+                self._healthy = True
+
+
+def _entry_ttl(entry: Entry, default_s: int) -> float:
+    """The writer's own TTL when it recorded one (``ttl_s``), else the cache's."""
+    ttl = entry.extra.get("ttl_s") if entry.extra else None
+    if ttl.__class__ is int and ttl > 0:  # type: ignore[operator]
+        return float(ttl)  # type: ignore[arg-type]
+    return float(default_s)
