@@ -145,7 +145,7 @@ def load_settings(settings_file: str | Path | None = None, **overrides: Any) -> 
         ConfigError: a value is not allowed; the message names the setting, where the value came
             from (argument, environment variable, settings file or default) and what is allowed.
     """
-    path = Path(settings_file) if settings_file is not None else settings_file_path()
+    path = (Path(settings_file) if settings_file is not None else settings_file_path()).absolute()
     if settings_file is not None and not path.is_file():
         raise ConfigError(f"settings file {path} does not exist")
     token = _settings_file.set(path)

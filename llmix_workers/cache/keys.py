@@ -43,6 +43,10 @@ class CacheKeyParams(TypedDict, total=False):
 
 
 _MAX_SAFE_INT = 2**53
+#: Serialised params → digest, for requests seen before in this process (see cache_key_digest).
+_MEMO: dict[bytes, str] = {}
+_MEMO_LIMITS = {"entry_bytes": 256 * 1024, "total_bytes": 16 * 1024 * 1024}
+_memo_bytes = [0]
 
 
 def generate_cache_key(
@@ -56,34 +60,99 @@ def generate_cache_key(
     return prefix + cache_key_digest(params)
 
 
-def cache_key_digest(params: CacheKeyParams | Mapping[str, Any]) -> str:  # noqa: C901 (hot path, flat)
-    """The lowercase hex SHA-256 part of the key, without any prefix."""
-    body: dict[str, Any] = {}
+def cache_key_digest(params: CacheKeyParams | Mapping[str, Any]) -> str:
+    """The lowercase hex SHA-256 part of the key, without any prefix.
+
+    A request seen before in this process costs one orjson serialisation and a dict lookup: its
+    serialised form maps to its digest in a bounded memo (16 MiB; requests carrying fields other
+    than the fifteen, such as an ``apiKey``, are never memoised). Equal orjson output means an
+    equal JSON value, hence an equal canonical form, so the memo cannot change a key.
+    """
+    raw = None
+    if params.__class__ is dict and params.keys() <= CACHE_KEY_FIELDS:
+        try:
+            raw = orjson.dumps(params, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            raw = None
+        else:
+            digest = _MEMO.get(raw)
+            if digest is not None:
+                return digest
+    digest = _digest(params, raw)
+    if raw is not None and len(raw) <= _MEMO_LIMITS["entry_bytes"]:
+        if _memo_bytes[0] + len(raw) > _MEMO_LIMITS["total_bytes"]:
+            _MEMO.clear()
+            _memo_bytes[0] = 0
+        _MEMO[raw] = digest
+        _memo_bytes[0] += len(raw)
+    return digest
+
+
+def _digest(params: CacheKeyParams | Mapping[str, Any], raw: bytes | None) -> str:  # noqa: C901
+    """The digest from scratch. ``raw`` is orjson's output for ``params`` when already made.
+
+    The common request (strings, ints, a few floats, string-only messages) is checked in one
+    flat loop and serialised by orjson; ``params`` is copied only when something must change.
+    """
+    body: Any = params if params.__class__ is dict else dict(params)
+    omitted: list[str] = []
+    value: Any
     for name, value in params.items():
-        if value is None or name not in CACHE_KEY_FIELDS:
+        if name not in CACHE_KEY_FIELDS:
+            omitted.append(name)
             continue
         kind = value.__class__
         if kind is str:
-            if not value and name == "baseUrl":
+            if value or name != "baseUrl":
                 continue
-        elif kind is list or kind is dict:
-            if not _orjson_exact(value):
-                return _reference_digest(params)
-        elif kind is float:
+            omitted.append(name)
+            continue
+        if kind is list:
+            for item in value:
+                if item.__class__ is dict:
+                    for inner in item.values():
+                        if inner.__class__ is not str and not _orjson_exact(inner):
+                            return _reference_digest(params)
+                elif item.__class__ is not str and not _orjson_exact(item):
+                    return _reference_digest(params)
+            continue
+        if kind is float:
             if value - value != 0:  # NaN or ±Inf: left out at the top level
+                omitted.append(name)
                 continue
-            if value.is_integer() and -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
-                value = int(value)  # 1.0 -> 1, -0.0 -> 0
-            elif not 1e-5 <= abs(value) < 1e16:  # outside it, orjson picks exponent forms
-                value = orjson.Fragment(js_number(value) or "null")
-        elif not (kind is bool or (kind is int and -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT)):
+            if 1e-5 <= abs(value) < 1e16 and not value.is_integer():
+                continue  # orjson prints these exactly as ECMAScript does
+            if body is params:
+                body = dict(params)
+            body[name] = _exact_float(value)
+            continue
+        if kind is int:
+            if -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+                continue
             return _reference_digest(params)
-        body[name] = value
+        if value is None:
+            omitted.append(name)
+        elif kind is not bool and not (kind is dict and _orjson_exact(value)):
+            return _reference_digest(params)
+    if omitted:
+        if body is params:
+            body = dict(params)
+        for name in omitted:
+            del body[name]
+    if body is params and raw is not None:
+        return hashlib.sha256(raw).hexdigest()
     try:
         data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:  # a lone surrogate or a non-string object key
         return _reference_digest(params)
     return hashlib.sha256(data).hexdigest()
+
+
+def _exact_float(value: float) -> int | orjson.Fragment:
+    """A whole float within 2**53 as an int (1.0 → 1, -0.0 → 0), else its JavaScript form."""
+    if value.is_integer() and -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+        return int(value)
+    return orjson.Fragment(js_number(value) or "null")
 
 
 def canonical_key_params(params: CacheKeyParams | Mapping[str, Any]) -> str:

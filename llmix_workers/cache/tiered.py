@@ -268,6 +268,6 @@ class TwoTierCache:
 def _entry_ttl(entry: Entry, default_s: int) -> float:
     """The writer's own TTL when it recorded one (``ttl_s``), else the cache's."""
     ttl = entry.extra.get("ttl_s") if entry.extra else None
-    if ttl.__class__ is int and ttl > 0:  # type: ignore[operator]
-        return float(ttl)  # type: ignore[arg-type]
+    if ttl.__class__ is int and ttl > 0:
+        return float(ttl)
     return float(default_s)

