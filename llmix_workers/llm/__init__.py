@@ -1,0 +1,1 @@
+"""LLM providers over HTTP with the LLMix resilience rules."""
