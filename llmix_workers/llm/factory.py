@@ -1,0 +1,35 @@
+"""build_llm_client: the one call that turns settings into a ready LLMClient."""
+
+from __future__ import annotations
+
+import random as _random
+import time
+from collections.abc import Callable, Mapping
+
+import httpx
+
+from llmix_workers.llm.resilient import ResilientClient
+from llmix_workers.llm.router import ProviderRouter
+from llmix_workers.settings import LLMSettings, Settings
+
+
+def build_llm_client(
+    settings: Settings | LLMSettings,
+    *,
+    env: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    random: Callable[[], float] = _random.random,
+) -> ResilientClient:
+    """Every provider behind retries, breakers and AIMD, as ``[llm]`` configures them.
+
+    Build one per process (a Celery worker builds it at process start) and share it between
+    threads; ``close()`` it at shutdown. Nothing connects until the first call.
+
+    Raises:
+        ConfigError: a custom provider path does not import.
+    """
+    llm = settings.llm if isinstance(settings, Settings) else settings
+    router = ProviderRouter(llm, env=env, transport=transport)
+    return ResilientClient.from_settings(router, llm, clock=clock, sleep=sleep, random=random)
