@@ -21,15 +21,18 @@ def build_llm_client(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     random: Callable[[], float] = _random.random,
+    wall_clock: Callable[[], float] = time.time,
 ) -> ResilientClient:
     """Every provider behind retries, breakers and AIMD, as ``[llm]`` configures them.
 
     Build one per process (a Celery worker builds it at process start) and share it between
     threads; ``close()`` it at shutdown. Nothing connects until the first call.
+    ``clock``/``sleep``/``random`` drive retries and breakers, ``wall_clock`` reads HTTP-date
+    ``Retry-After`` values; tests replace them.
 
     Raises:
         ConfigError: a custom provider path does not import.
     """
     llm = settings.llm if isinstance(settings, Settings) else settings
-    router = ProviderRouter(llm, env=env, transport=transport)
+    router = ProviderRouter(llm, env=env, transport=transport, wall_clock=wall_clock)
     return ResilientClient.from_settings(router, llm, clock=clock, sleep=sleep, random=random)

@@ -45,6 +45,7 @@ class StubHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 with keep-alive; one thread per connection (``ThreadingHTTPServer``)."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server_version = "llmix-stub/1"
     timeout = 60
     state: StubState
