@@ -141,8 +141,11 @@ class ResilientClient:
         try:
             result = self.inner.complete(request)
         except LLMError as exc:
-            network = exc.retryable and exc.status is None
-            breaker.on_failure(exc.status, network_error=network)
+            local = exc.status is None and not exc.retryable
+            if local:  # refused before reaching the provider: says nothing of the endpoint
+                breaker.release_probe()
+            else:
+                breaker.on_failure(exc.status, network_error=exc.status is None)
             if exc.status == 429:
                 limiter.on_rate_limit()
             raise

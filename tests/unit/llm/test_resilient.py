@@ -192,3 +192,19 @@ def test_from_settings_takes_the_llm_section() -> None:
     assert client.policy.max_attempts == 2
     assert client.breaker("x").failure_threshold == 5
     assert client.limiter("x").window == 8
+
+
+def test_errors_raised_before_reaching_the_provider_leave_the_breaker_alone() -> None:
+    time = FakeTime()
+    local = AuthError("no API key for openai")
+    fake = FakeClient([unavailable(), unavailable(), local, unavailable()])
+    client = resilient(fake, time, max_attempts=1)
+    outcomes = []
+    for _ in range(4):
+        with pytest.raises(LLMError) as raised:
+            client.complete(REQUEST)
+        outcomes.append(raised.value)
+    assert outcomes[2] is local
+    assert fake.calls == 4
+    assert not isinstance(outcomes[3], CircuitOpen)
+    assert client.breaker("openai").state is BreakerState.OPEN
