@@ -25,8 +25,9 @@ def build_llm_client(
 ) -> ResilientClient:
     """Every provider behind retries, breakers and AIMD, as ``[llm]`` configures them.
 
-    Build one per process (a Celery worker builds it at process start) and share it between
-    threads; ``close()`` it at shutdown. Nothing connects until the first call.
+    Build one per process, in that process (after a prefork fork, never before: connection
+    pools, breakers and limiters are per process), share it between its threads, and
+    ``close()`` it at shutdown. Nothing connects until the first call.
     ``clock``/``sleep``/``random`` drive retries and breakers, ``wall_clock`` reads HTTP-date
     ``Retry-After`` values; tests replace them.
 

@@ -150,3 +150,9 @@ def test_cli_refuses_a_busy_port(stub: StubProvider) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{stub.port}" in done.stderr
+
+
+def test_a_body_that_is_not_an_object_is_a_400(stub: StubProvider, http: httpx.Client) -> None:
+    response = http.post(f"{stub.base_url}/v1/messages", json=["not", "an", "object"])
+    assert response.status_code == 400
+    assert stub.calls()["total"] == 0

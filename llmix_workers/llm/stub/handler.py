@@ -77,6 +77,8 @@ class StubHandler(BaseHTTPRequestHandler):
             self._script(body)
         elif path in API_PATHS and isinstance(body, dict):
             self._provider(API_PATHS[path], path, body)
+        elif path in API_PATHS:
+            self._json(400, {"error": {"message": "request body must be a JSON object"}})
         else:
             self._json(404, {"error": {"message": f"no such path {path}"}})
 
