@@ -33,3 +33,66 @@ class ClearFailed(CacheError):
 
 class CacheKeyError(CacheError, ValueError):
     """Raised when a cache-key parameter cannot be put in canonical JSON (the message names it)."""
+
+
+class LLMError(LlmixError):
+    """Raised when a provider call fails; ``retryable`` tells a worker whether to try again.
+
+    Attributes:
+        retryable: a later attempt may succeed (408, 429, 5xx, network, circuit open).
+        status: the provider's HTTP status, or ``None`` when no response arrived.
+        retry_after_s: seconds to wait before the next attempt, when known (``Retry-After``, or
+            the delay :class:`~llmix_workers.llm.resilient.ResilientClient` chose not to sleep).
+        provider: the provider name, when known.
+
+    Messages never contain an API key.
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+        provider: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after_s = retry_after_s
+        self.provider = provider
+
+
+class RateLimited(LLMError):
+    """Raised when the provider answers 429 or the local concurrency window stays full."""
+
+    retryable = True
+
+
+class ProviderTimeout(LLMError):
+    """Raised when the provider does not answer within the timeout, or answers 408."""
+
+    retryable = True
+
+
+class ProviderUnavailable(LLMError):
+    """Raised on a 5xx, a network error, a broken response body, or an open circuit."""
+
+    retryable = True
+
+
+class CircuitOpen(ProviderUnavailable):
+    """Raised without calling the provider while its circuit breaker is open."""
+
+
+class BadRequest(LLMError):
+    """Raised when the provider rejects the request with a 4xx other than 401/403/408/429."""
+
+
+class InvalidRequest(BadRequest, ValueError):
+    """Raised when a request fails validation before any call; the message names the field."""
+
+
+class AuthError(LLMError):
+    """Raised on 401/403 once every key of the pool is retired, or when no key is configured."""

@@ -14,7 +14,15 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -74,11 +82,45 @@ class FleetSettings(_Section):
 
 
 class LLMSettings(_Section):
-    """Provider access. Keys fall back to the providers' usual environment variables."""
+    """Provider access and the resilience rules of DESIGN.md §2.
+
+    Keys fall back to the providers' usual environment variables; a comma-separated value is a
+    key pool. ``custom_providers`` maps a provider name to ``"package.module:Class"``.
+    """
 
     timeout_s: float = Field(60.0, gt=0, le=3600)
     connect_timeout_s: float = Field(5.0, gt=0, le=600)
+    max_connections: int = Field(100, ge=1, le=10_000)
     api_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    base_urls: dict[str, str] = Field(default_factory=dict)
+    custom_providers: dict[str, str] = Field(default_factory=dict)
+    max_attempts: int = Field(4, ge=1, le=20)
+    max_inline_wait_s: float = Field(5.0, ge=0, le=3600)
+    retry_after_cap_s: float = Field(60.0, ge=0, le=3600)
+    breaker_failure_threshold: int = Field(3, ge=1, le=1000)
+    breaker_cooldown_s: float = Field(30.0, gt=0, le=3600)
+    concurrency_initial: int = Field(32, ge=1, le=10_000)
+    concurrency_min: int = Field(4, ge=1, le=10_000)
+    anthropic_version: str = Field("2023-06-01", min_length=1)
+    anthropic_max_tokens: int = Field(4096, ge=1)
+    anthropic_thinking_budget_tokens: int = Field(2048, ge=1024)
+
+    @field_validator("custom_providers")
+    @classmethod
+    def _dotted_paths(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, path in value.items():
+            module, _, attr = path.partition(":")
+            if not module or not attr:
+                raise ValueError(f'{name}: expected "package.module:Class" (got "{path}")')
+        return value
+
+    @field_validator("concurrency_min")
+    @classmethod
+    def _min_below_initial(cls, value: int, info: ValidationInfo) -> int:
+        initial = info.data.get("concurrency_initial")
+        if initial is not None and value > initial:
+            raise ValueError(f"must not exceed concurrency_initial ({initial})")
+        return value
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,1 @@
+"""Provider implementations: one file per API, plus the scripted fake."""
