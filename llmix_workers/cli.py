@@ -11,6 +11,7 @@ import click
 import orjson
 
 from llmix_workers.errors import ConfigError, LlmixError
+from llmix_workers.llm.job import CACHE_MODES
 from llmix_workers.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -112,3 +113,93 @@ def stub_provider(
         stub.serve_forever()
     except KeyboardInterrupt:
         pass
+
+
+@main.command("worker")
+@click.option("--pool", type=click.Choice(["threads", "prefork", "solo"]), default=None,
+              help="Worker pool (default: worker.pool, threads).")  # fmt: skip
+@click.option("-c", "--concurrency", type=click.IntRange(1, 1000), default=None,
+              help="Threads or child processes (default: worker.concurrency).")  # fmt: skip
+@click.option("-n", "--hostname", default=None, help="Node name, e.g. w1@%h.")
+@click.option(
+    "-Q", "--queues", default=None, help="Comma-separated queues (default: worker.queue)."
+)
+@click.option("-l", "--loglevel", default="INFO", show_default=True)
+@click.pass_context
+@friendly_errors
+def worker(
+    ctx: click.Context,
+    pool: str | None,
+    concurrency: int | None,
+    hostname: str | None,
+    queues: str | None,
+    loglevel: str,
+) -> None:
+    """Start a Celery worker that runs completion jobs through the cache."""
+    from llmix_workers.worker.app import create_app
+
+    settings = settings_from(ctx)
+    app = create_app(settings)
+    argv = [
+        "worker",
+        f"--loglevel={loglevel}",
+        f"--pool={pool or settings.worker.pool}",
+        f"--concurrency={concurrency or settings.worker.concurrency}",
+        f"--queues={queues or settings.worker.queue}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if hostname:
+        argv.append(f"--hostname={hostname}")
+    app.worker_main(argv)
+
+
+@main.command("enqueue")
+@click.argument("prompt", required=False)
+@click.option("--jsonl", "jsonl", type=click.File("r", encoding="utf-8"), default=None,
+              help="File of requests, one JSON object per line ('-' for stdin).")  # fmt: skip
+@click.option("--provider", default="openai", show_default=True)
+@click.option("--model", default="gpt-4o-mini", show_default=True)
+@click.option("--system", default=None, help="System message put before the prompt.")
+@click.option("--temperature", type=float, default=None)
+@click.option("--max-output-tokens", type=int, default=None)
+@click.option("--base-url", default=None)
+@click.option("--cache", "cache_mode", type=click.Choice(sorted(CACHE_MODES)), default=None,
+              help="Cache control for a prompt given as an argument.")  # fmt: skip
+@click.option("--ttl-s", type=int, default=None, help="Cache TTL for a prompt argument.")
+@click.option("--wait/--no-wait", default=False, help="Wait for results and summarise them.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="With --wait: write results here as JSONL, in input order.")  # fmt: skip
+@click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True)
+@click.pass_context
+@friendly_errors
+def enqueue(
+    ctx: click.Context,
+    prompt: str | None,
+    jsonl: Any,
+    provider: str,
+    model: str,
+    system: str | None,
+    temperature: float | None,
+    max_output_tokens: int | None,
+    base_url: str | None,
+    cache_mode: str | None,
+    ttl_s: int | None,
+    wait: bool,
+    output: str | None,
+    timeout_s: float,
+) -> None:
+    """Enqueue one PROMPT, or every request of --jsonl; with --wait, collect the results."""
+    from llmix_workers.enqueue import prompt_request, read_jsonl, run_enqueue
+
+    if (prompt is None) == (jsonl is None):
+        raise click.UsageError("give either a PROMPT or --jsonl FILE (not both)")
+    if jsonl is not None:
+        requests = read_jsonl(jsonl)
+    else:
+        requests = [prompt_request(
+            prompt or "", provider=provider, model=model, system=system, temperature=temperature,
+            max_output_tokens=max_output_tokens, base_url=base_url, cache=cache_mode, ttl_s=ttl_s,
+        )]  # fmt: skip
+    code = run_enqueue(settings_from(ctx), requests, wait=wait, output=output, timeout_s=timeout_s)
+    sys.exit(code)

@@ -40,3 +40,8 @@ FLEET_ROOT: Final = "llmix:fleet:"
 
 #: Version of the extra fields this project adds to L2 entries (readers ignore unknown fields).
 ENTRY_SCHEMA_VERSION: Final = 1
+
+#: Celery task names: explicit and stable, never the import path.
+TASK_COMPLETE: Final = "llmix.complete"
+#: A task that returns its argument: the benchmark's baseline on the same broker and pool.
+TASK_NOOP: Final = "llmix.noop"

@@ -123,6 +123,34 @@ class LLMSettings(_Section):
         return value
 
 
+class WorkerSettings(_Section):
+    """The Celery app: broker, results, pool, limits and delivery (one place: ``create_app``)."""
+
+    broker_url: SecretStr | None = None
+    result_backend: SecretStr | None = None
+    queue: str = Field("llmix", min_length=1, max_length=200)
+    pool: Literal["threads", "prefork", "solo"] = "threads"
+    concurrency: int = Field(16, ge=1, le=1000)
+    prefetch_multiplier: int = Field(4, ge=1, le=1000)
+    task_time_limit_s: float = Field(300.0, gt=0, le=86_400)
+    task_soft_time_limit_s: float = Field(270.0, gt=0, le=86_400)
+    visibility_timeout_s: int = Field(600, ge=1, le=7 * 86_400)
+    restore_interval_s: float = Field(10.0, gt=0, le=3600)
+    result_expires_s: int = Field(86_400, ge=1)
+    max_request_bytes: int = Field(1_048_576, ge=1024)
+    max_requeues: int = Field(5, ge=0, le=100)
+
+    @field_validator("broker_url", "result_backend")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        scheme = value.get_secret_value().split("://", 1)[0]
+        if scheme not in {"redis", "rediss", "amqp", "amqps", "pyamqp", "memory", "cache+memory"}:
+            raise ValueError(f"unsupported scheme {scheme}://")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything llmix_workers can be told, one typed object handed down from the edge."""
 
@@ -138,6 +166,7 @@ class Settings(BaseSettings):
     cache: CacheSettings = CacheSettings()
     fleet: FleetSettings = FleetSettings()
     llm: LLMSettings = LLMSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -159,6 +188,28 @@ class Settings(BaseSettings):
     def redis_url(self) -> str | None:
         """The Redis URL in clear text, for connecting only: never log or print it."""
         return self.redis.url.get_secret_value() if self.redis.url else None
+
+    @property
+    def broker_url(self) -> str:
+        """``worker.broker_url``, else the Redis URL (clear text: never log it).
+
+        Raises:
+            ConfigError: neither is set.
+        """
+        return _url_or_redis(self.worker.broker_url, self.redis_url, "worker.broker_url")
+
+    @property
+    def result_backend_url(self) -> str:
+        """``worker.result_backend``, else the Redis URL (clear text: never log it)."""
+        return _url_or_redis(self.worker.result_backend, self.redis_url, "worker.result_backend")
+
+
+def _url_or_redis(value: SecretStr | None, redis_url: str | None, name: str) -> str:
+    if value is not None:
+        return value.get_secret_value()
+    if redis_url:
+        return redis_url
+    raise ConfigError(f"{name}: not set, and no Redis URL to fall back on (set REDIS_URL)")
 
 
 class _RedisUrlSource(PydanticBaseSettingsSource):

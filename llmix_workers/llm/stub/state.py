@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -99,7 +100,9 @@ class StubState:
             self._by["key"][fingerprint] += 1
             fault = self._pick(request)
             self._by["outcome"][fault.kind if fault.kind != "status" else str(fault.status)] += 1
-            self._recent.append({"path": request.path, "key": fingerprint, "body": request.body})
+            self._recent.append(
+                {"path": request.path, "key": fingerprint, "body": request.body, "at": time.time()}
+            )
             return fault, self.config.latency_ms
 
     def calls(self) -> dict[str, Any]:

@@ -1,0 +1,71 @@
+"""CompletionJob: one ``llmix.complete`` payload, validated: the request plus cache control."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal, get_args
+
+import orjson
+
+from llmix_workers.errors import InvalidRequest
+from llmix_workers.llm.request import LLMRequest
+
+CacheMode = Literal["default", "bypass", "refresh", "no-store"]
+CACHE_MODES: Final = frozenset(get_args(CacheMode))
+#: Modes that look in the cache first, and modes that store what the provider answers.
+READING_MODES: Final = frozenset({"default", "no-store"})
+WRITING_MODES: Final = frozenset({"default", "refresh"})
+MAX_TTL_S: Final = 365 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionJob:
+    """``cache``: ``default`` (read and write), ``bypass`` (neither), ``refresh`` (skip the
+    read, write), ``no-store`` (read, don't write). ``ttl_s`` overrides the cache TTL."""
+
+    request: LLMRequest
+    cache: CacheMode = "default"
+    ttl_s: int | None = None
+
+    @classmethod
+    def from_payload(cls, payload: Any, *, max_request_bytes: int = 1_048_576) -> CompletionJob:
+        """Validate a task payload (LLMix wire names plus ``cache`` and ``ttlS``).
+
+        Raises:
+            InvalidRequest: the payload is not a valid job; the message names the field. Such a
+                job fails at once and is never retried.
+        """
+        if not isinstance(payload, Mapping):
+            raise InvalidRequest(f"request: must be a JSON object (got {type(payload).__name__})")
+        fields = dict(payload)
+        cache = fields.pop("cache", "default")
+        if cache not in CACHE_MODES:
+            allowed = ", ".join(sorted(CACHE_MODES))
+            raise InvalidRequest(f"cache: must be one of {allowed} (got {cache!r})")
+        ttl_s = fields.pop("ttlS", None)
+        if ttl_s is not None and (type(ttl_s) is not int or not 1 <= ttl_s <= MAX_TTL_S):
+            raise InvalidRequest(f"ttlS: must be a whole number of seconds from 1 to {MAX_TTL_S}")
+        _check_size(fields, max_request_bytes)
+        return cls(LLMRequest.from_payload(fields), cache, ttl_s)
+
+    def wire(self) -> dict[str, Any]:
+        """The payload to enqueue: camelCase request fields plus cache control."""
+        body = self.request.wire()
+        if self.cache != "default":
+            body["cache"] = self.cache
+        if self.ttl_s is not None:
+            body["ttlS"] = self.ttl_s
+        return body
+
+
+def _check_size(fields: dict[str, Any], limit: int) -> None:
+    messages = fields.get("messages")
+    try:
+        size = len(orjson.dumps(messages, option=orjson.OPT_PASSTHROUGH_SUBCLASS, default=str))
+    except (TypeError, orjson.JSONEncodeError):
+        return  # not JSON-shaped: LLMRequest names the problem
+    if size > limit:
+        raise InvalidRequest(
+            f"messages: {size:,} bytes is over the limit of {limit:,} (worker.max_request_bytes)"
+        )

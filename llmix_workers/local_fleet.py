@@ -1,0 +1,203 @@
+"""LocalFleet: real worker processes on this machine, for the demo, the tests and benchmarks.
+
+It owns a Redis (a private ``redis-server`` unless a URL is given), optionally the stub provider
+(a real HTTP server on loopback), and any number of ``llmix-workers worker`` processes, each
+started with ``python -m llmix_workers`` in its own process group so it can be stopped, killed
+(SIGKILL) or frozen (SIGSTOP) as a whole, prefork children included.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from llmix_workers.errors import LlmixError
+from llmix_workers.llm.stub import StubProvider
+from llmix_workers.redis_server import PrivateRedis
+from llmix_workers.settings import Settings, load_settings
+
+STUB_KEY = "sk-local-stub"
+
+
+class WorkerDidNotStart(LlmixError):
+    """Raised when a worker process exits or stays silent instead of reporting ready."""
+
+
+class LocalWorker:
+    """One ``llmix-workers worker`` process (node name ``name@llmix``)."""
+
+    def __init__(
+        self,
+        name: str,
+        env: Mapping[str, str],
+        workdir: Path,
+        *,
+        pool: str = "threads",
+        concurrency: int = 4,
+        queues: str = "llmix",
+        loglevel: str = "INFO",
+    ) -> None:
+        self.name = name
+        self.hostname = f"{name}@llmix"
+        self.log_path = workdir / f"{name}.log"
+        self._args = [
+            sys.executable, "-m", "llmix_workers", "worker",
+            "-n", self.hostname, "--pool", pool, "-c", str(concurrency), "-Q", queues,
+            "-l", loglevel,
+        ]  # fmt: skip
+        self._env = dict(env)
+        self._workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 60.0) -> LocalWorker:
+        """Start and wait until the worker logs that it is ready to take jobs."""
+        self.log_path.write_bytes(b"")
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self._args, env=self._env, cwd=self._workdir, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise WorkerDidNotStart(f"{self.hostname} exited: {self.log_tail()}")
+            if f"{self.hostname} ready." in self.log():
+                return self
+            time.sleep(0.1)
+        raise WorkerDidNotStart(f"{self.hostname} not ready in {timeout_s:g}s: {self.log_tail()}")
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "worker not started"
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_tail(self, chars: int = 2000) -> str:
+        return self.log()[-chars:]
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the worker's whole process group (prefork children too)."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signum)
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its children: nothing is acknowledged, nothing cleaned up."""
+        self.signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(30)
+
+    def pause(self) -> None:
+        self.signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.signal(signal.SIGCONT)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Warm shutdown (SIGTERM), SIGKILL if it takes longer than ``timeout_s``."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.resume()
+        self.signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+class LocalFleet:
+    """Redis + (stub provider) + worker processes, all torn down by :meth:`close`.
+
+    ``worker_env`` adds environment variables for the workers (e.g. ``LLMIX_WORKER__...``).
+    With ``stub=False`` the workers use whatever provider keys the environment has.
+    """
+
+    def __init__(
+        self,
+        *,
+        redis_url: str | None = None,
+        stub: bool = True,
+        stub_latency_ms: int = 0,
+        worker_env: Mapping[str, str] | None = None,
+        workdir: str | Path | None = None,
+    ) -> None:
+        self._own_dir = None if workdir else tempfile.TemporaryDirectory(prefix="llmix-fleet-")
+        self.workdir = Path(workdir or self._own_dir.name)  # type: ignore[union-attr]
+        self.redis: PrivateRedis | None = None if redis_url else PrivateRedis()
+        self._redis_url = redis_url
+        self.stub: StubProvider | None = StubProvider(latency_ms=stub_latency_ms) if stub else None
+        self._worker_env = dict(worker_env or {})
+        self.workers: list[LocalWorker] = []
+
+    @property
+    def redis_url(self) -> str:
+        if self.redis is not None:
+            return self.redis.url
+        assert self._redis_url is not None
+        return self._redis_url
+
+    def start(self) -> LocalFleet:
+        if self.redis is not None:
+            self.redis.start()
+        if self.stub is not None:
+            self.stub.start()
+        return self
+
+    def env(self) -> dict[str, str]:
+        """The environment every worker of this fleet gets."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LLMIX_")}
+        env.update(
+            LLMIX_REDIS__URL=self.redis_url,
+            LLMIX_SETTINGS=str(self.workdir / "settings.toml"),
+            PYTHONUNBUFFERED="1",
+        )
+        if self.stub is not None:
+            for provider in ("openai", "openrouter", "together", "deepinfra", "vllm", "ollama"):
+                env[f"LLMIX_LLM__BASE_URLS__{provider.upper()}"] = self.stub.base_url + "/v1"
+            env["LLMIX_LLM__BASE_URLS__ANTHROPIC"] = self.stub.base_url
+            env["OPENAI_API_KEY"] = env["ANTHROPIC_API_KEY"] = STUB_KEY
+        env.update(self._worker_env)
+        return env
+
+    def settings(self, **overrides: Any) -> Settings:
+        """Settings for a producer in this process that talks to this fleet."""
+        (self.workdir / "settings.toml").touch()
+        return load_settings(self.workdir / "settings.toml", redis={"url": self.redis_url},
+                             **overrides)  # fmt: skip
+
+    def add_worker(self, name: str, **options: Any) -> LocalWorker:
+        """Start one more worker process and wait until it is ready."""
+        (self.workdir / "settings.toml").touch()
+        worker = LocalWorker(name, self.env(), self.workdir, **options)
+        self.workers.append(worker)
+        return worker.start()
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        if self.stub is not None:
+            self.stub.close()
+        if self.redis is not None:
+            self.redis.close()
+        if self._own_dir is not None:
+            self._own_dir.cleanup()
+
+    def __enter__(self) -> LocalFleet:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

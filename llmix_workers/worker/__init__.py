@@ -1,0 +1,1 @@
+"""The Celery side: the app, per-process runtime, lifecycle signals and tasks."""

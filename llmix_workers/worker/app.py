@@ -1,0 +1,71 @@
+"""create_app(settings) -> Celery: the only place Celery is configured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from llmix_workers.settings import Settings
+
+
+class LlmixCelery(Celery):  # type: ignore[misc]
+    """A Celery app that carries the Settings it was built from (``app.settings``)."""
+
+    settings: Settings
+
+
+def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
+    """A Celery app for ``settings``: broker, results, queue, pool, limits, delivery.
+
+    Completion jobs are acknowledged late and rejected when their worker is lost, so a worker
+    killed mid-job loses nothing: with the Redis broker the message becomes visible again after
+    ``worker.visibility_timeout_s`` and another worker runs it. ``conf`` overrides Celery
+    settings (tests use it).
+
+    Raises:
+        ConfigError: no broker or result backend URL can be worked out.
+    """
+    from llmix_workers.worker import signals, tasks
+
+    worker = settings.worker
+    app = LlmixCelery("llmix_workers", set_as_current=False)
+    app.settings = settings
+    app.conf.update(
+        broker_url=settings.broker_url,
+        result_backend=settings.result_backend_url,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            "visibility_timeout": worker.visibility_timeout_s,
+            "unacked_restore_interval": worker.restore_interval_s,
+            "unacked_restore_throttle": 1,
+            "socket_timeout": 30,
+            "socket_connect_timeout": 5,
+        },
+        result_backend_transport_options={"socket_timeout": 30, "socket_connect_timeout": 5},
+        task_default_queue=worker.queue,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        result_expires=worker.result_expires_s,
+        result_extended=False,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        task_time_limit=worker.task_time_limit_s,
+        task_soft_time_limit=worker.task_soft_time_limit_s,
+        worker_pool=worker.pool,
+        worker_concurrency=worker.concurrency,
+        worker_prefetch_multiplier=worker.prefetch_multiplier,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
+        worker_enable_remote_control=True,
+        broker_pool_limit=max(10, worker.concurrency),
+        redis_max_connections=None,
+    )
+    app.conf.update(conf)
+    tasks.register(app)
+    signals.connect(app)
+    return app

@@ -1,0 +1,70 @@
+"""WorkerRuntime: what one worker process holds (its cache and its provider client)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+
+from llmix_workers.cache.factory import build_response_cache
+from llmix_workers.cache.tiered import TwoTierCache
+from llmix_workers.llm.calls import CompletionService
+from llmix_workers.llm.client import LLMClient
+from llmix_workers.llm.factory import build_llm_client
+from llmix_workers.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class WorkerRuntime:
+    """One process's TwoTierCache (its own L1 over the shared L2) and LLM client.
+
+    Built in the process that runs tasks (after a prefork fork, never before) and closed when
+    that process stops; every thread of the process shares it.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        hostname: str = "",
+        client: LLMClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pid = os.getpid()
+        self.hostname = hostname or socket.gethostname()
+        self.cache: TwoTierCache | None = build_response_cache(settings)
+        self.client: LLMClient = client or build_llm_client(settings)
+        self.service = CompletionService(self.cache, self.client, worker=self.hostname)
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+        self.client.close()
+
+
+_lock = threading.Lock()
+_runtime: WorkerRuntime | None = None
+
+
+def runtime_for(settings: Settings, hostname: str = "") -> WorkerRuntime:
+    """This process's runtime, built on first use (and again in a forked child)."""
+    global _runtime
+    runtime = _runtime
+    if runtime is not None and runtime.pid == os.getpid():
+        return runtime
+    with _lock:
+        if _runtime is None or _runtime.pid != os.getpid():
+            _runtime = WorkerRuntime(settings, hostname=hostname)
+            logger.info("worker process %d: runtime ready", _runtime.pid)
+        return _runtime
+
+
+def close_runtime() -> None:
+    """Close this process's runtime if it has one (idempotent)."""
+    global _runtime
+    with _lock:
+        runtime, _runtime = _runtime, None
+    if runtime is not None and runtime.pid == os.getpid():
+        runtime.close()

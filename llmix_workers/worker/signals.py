@@ -1,0 +1,50 @@
+"""Process lifecycle, in pairs: build the runtime where tasks run, close it when that stops.
+
+With the threads or solo pool, tasks run in the worker's main process (``worker_init`` /
+``worker_shutdown``); with prefork, in each child (``worker_process_init`` /
+``worker_process_shutdown``). The runtime is also built lazily by the first task, so an
+in-process test worker needs none of this.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import (
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_shutdown,
+)
+
+from llmix_workers.worker.runtime import close_runtime, runtime_for
+
+
+def connect(app: Celery) -> None:
+    """Connect the handlers for ``app`` (once per app)."""
+    uid = f"llmix-{id(app)}"
+
+    def on_worker_init(sender: Any = None, **_: Any) -> None:
+        if app.conf.worker_pool != "prefork":
+            runtime_for(app.settings, _hostname(sender))
+
+    def on_worker_process_init(**_: Any) -> None:
+        runtime_for(app.settings)
+
+    def on_worker_process_shutdown(**_: Any) -> None:
+        close_runtime()
+
+    def on_worker_shutdown(**_: Any) -> None:
+        close_runtime()
+
+    worker_init.connect(on_worker_init, weak=False, dispatch_uid=uid + "-init")
+    worker_process_init.connect(on_worker_process_init, weak=False, dispatch_uid=uid + "-pinit")
+    worker_process_shutdown.connect(
+        on_worker_process_shutdown, weak=False, dispatch_uid=uid + "-pstop"
+    )
+    worker_shutdown.connect(on_worker_shutdown, weak=False, dispatch_uid=uid + "-stop")
+
+
+def _hostname(worker: Any) -> str:
+    return str(getattr(worker, "hostname", "") or "")

@@ -1,0 +1,43 @@
+"""Thin Celery tasks: parse the payload, run it, return plain data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, Task
+
+from llmix_workers.constants import TASK_COMPLETE, TASK_NOOP
+from llmix_workers.errors import LLMError
+from llmix_workers.llm.job import CompletionJob
+from llmix_workers.worker.runtime import runtime_for
+
+
+def register(app: Celery) -> None:
+    """Register ``llmix.complete`` and ``llmix.noop`` on ``app``."""
+    settings = app.settings
+
+    @app.task(  # type: ignore[untyped-decorator]
+        name=TASK_COMPLETE,
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        max_retries=settings.worker.max_requeues,
+    )
+    def complete(self: Task, payload: Any) -> dict[str, Any]:
+        """One completion through the cache. Bad input fails at once and is never retried;
+        a retryable provider error re-queues the job after the wait it asked for."""
+        runtime = runtime_for(settings, self.request.hostname or "")
+        job = CompletionJob.from_payload(
+            payload, max_request_bytes=settings.worker.max_request_bytes
+        )
+        try:
+            return runtime.service.complete(job)
+        except LLMError as exc:
+            if exc.retryable and self.request.retries < settings.worker.max_requeues:
+                raise self.retry(exc=exc, countdown=max(exc.retry_after_s or 1.0, 0.1)) from exc
+            raise
+
+    @app.task(name=TASK_NOOP)  # type: ignore[untyped-decorator]
+    def noop(payload: Any) -> Any:
+        """Return the payload: the benchmark's baseline on the same broker and pool."""
+        return payload

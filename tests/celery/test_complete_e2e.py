@@ -1,0 +1,206 @@
+"""llmix.complete end to end: real worker processes, real Redis broker, the stub over HTTP."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from llmix_workers.llm.stub import request_digest
+from llmix_workers.local_fleet import LocalFleet, LocalWorker
+from llmix_workers.producer import CompletionProducer, JobFailed
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module")
+def pair(fleet: LocalFleet) -> Iterator[tuple[LocalWorker, LocalWorker]]:
+    """Two threads workers; each also listens on a queue of its own name."""
+    first = fleet.add_worker("w1", queues="llmix,w1", concurrency=8)
+    second = fleet.add_worker("w2", queues="llmix,w2", concurrency=8)
+    yield first, second
+
+
+def request(prompt: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": f"{prompt} {uuid.uuid4().hex}"}],
+        **extra,
+    }
+
+
+def calls_for(fleet: LocalFleet, req: dict[str, Any]) -> int:
+    assert fleet.stub is not None
+    by_digest = fleet.stub.calls()["by_digest"]
+    return int(by_digest.get(request_digest(req["model"], req["messages"]), 0))
+
+
+def test_first_run_calls_once_then_l1_on_the_same_worker_and_l2_on_another(
+    clean_fleet: LocalFleet, pair: tuple[LocalWorker, LocalWorker], producer: CompletionProducer
+) -> None:
+    req = request("Name three rivers.")
+    first = producer.complete(req, queue="w1")
+    assert first["cacheHit"] is None and first["worker"] == "w1@llmix"
+    assert first["content"].startswith("Stub answer")
+    assert first["usage"]["totalTokens"] > 0
+    assert calls_for(clean_fleet, req) == 1
+    again = producer.complete(req, queue="w1")
+    assert (again["cacheHit"], again["worker"]) == ("l1", "w1@llmix")
+    elsewhere = producer.complete(req, queue="w2")
+    assert (elsewhere["cacheHit"], elsewhere["worker"]) == ("l2", "w2@llmix")
+    assert elsewhere["usage"] == first["usage"]  # the tokens this hit saved
+    assert elsewhere["content"] == first["content"] and elsewhere["cacheKey"] == first["cacheKey"]
+    assert calls_for(clean_fleet, req) == 1
+
+
+def test_twenty_identical_jobs_at_once_on_one_worker_make_one_call(
+    clean_fleet: LocalFleet, pair: tuple[LocalWorker, LocalWorker], producer: CompletionProducer
+) -> None:
+    req = request("[[stub:slow=400]] Slow and popular.")
+    outcomes = producer.run_batch([req] * 20, queue="w1", timeout_s=60)
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+    assert calls_for(clean_fleet, req) == 1
+    kinds = [(o.output or {}).get("cacheHit") for o in outcomes]
+    assert kinds.count(None) == 1 and kinds.count("l1") == 19
+
+
+def test_429_then_success_honours_retry_after(
+    clean_fleet: LocalFleet, pair: tuple[LocalWorker, LocalWorker], producer: CompletionProducer
+) -> None:
+    assert clean_fleet.stub is not None
+    clean_fleet.stub.script({"status": 429, "retry_after": "1"})
+    req = request("Rate limited once.")
+    output = producer.complete(req, queue="w1")
+    assert output["cacheHit"] is None
+    assert calls_for(clean_fleet, req) == 2
+    first, second = (r["at"] for r in clean_fleet.stub.requests()[-2:])
+    assert second - first >= 1.0  # the worker waited as told
+
+
+def test_a_long_retry_after_requeues_the_job_instead_of_holding_a_thread(
+    clean_fleet: LocalFleet, pair: tuple[LocalWorker, LocalWorker], producer: CompletionProducer
+) -> None:
+    assert clean_fleet.stub is not None
+    clean_fleet.stub.script({"status": 429, "retry_after": "3"})  # > max_inline_wait_s (1.5)
+    req = request("Rate limited for longer.")
+    output = producer.complete(req, queue="w2")
+    assert output["cacheHit"] is None and output["content"].startswith("Stub answer")
+    assert calls_for(clean_fleet, req) == 2
+    first, second = (r["at"] for r in clean_fleet.stub.requests()[-2:])
+    assert second - first >= 3.0
+    assert "Retry in 3" in pair[1].log()
+
+
+def test_400_fails_at_once_without_retry(
+    clean_fleet: LocalFleet, pair: tuple[LocalWorker, LocalWorker], producer: CompletionProducer
+) -> None:
+    req = request("[[stub:400]] Bad for the provider.")
+    with pytest.raises(JobFailed, match="BadRequest") as info:
+        producer.complete(req, queue="w1")
+    assert "400" in str(info.value) or "invalid" in str(info.value).lower()
+    assert calls_for(clean_fleet, req) == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"provider": "openai", "model": "m", "messages": [{"content": "no role"}]}, "role"),
+        ({"provider": "openai", "model": "m", "messages": []}, "messages"),
+        ({"provider": "openai", "messages": [{"role": "user", "content": "x"}]}, "model"),
+        (
+            {
+                "provider": "openai",
+                "model": "m",
+                "messages": [{"role": "user", "content": "x"}],
+                "temperature": "hot",
+            },
+            "temperature",
+        ),  # fmt: skip
+        (
+            {
+                "provider": "openai",
+                "model": "m",
+                "messages": [{"role": "user", "content": "x"}],
+                "cache": "sometimes",
+            },
+            "cache",
+        ),  # fmt: skip
+        (["not", "an", "object"], "request"),
+    ],
+)
+def test_bad_requests_fail_on_the_worker_with_the_field_named(
+    clean_fleet: LocalFleet,
+    pair: tuple[LocalWorker, LocalWorker],
+    producer: CompletionProducer,
+    payload: Any,
+    field: str,
+) -> None:
+    outcome = producer.run_batch([payload], validate=False, queue="w1", timeout_s=30)[0]
+    assert outcome.error is not None and "InvalidRequest" in outcome.error
+    assert field in outcome.error
+    assert clean_fleet.stub is not None and clean_fleet.stub.calls()["total"] == 0
+
+
+def test_a_bad_job_fails_alone_in_a_batch(
+    clean_fleet: LocalFleet, pair: tuple[LocalWorker, LocalWorker], producer: CompletionProducer
+) -> None:
+    good = [request(f"Good {n}.") for n in range(3)]
+    bad = {"provider": "openai", "model": "m", "messages": [{"role": "robot", "content": "x"}]}
+    outcomes = producer.run_batch([good[0], bad, good[1], good[2]], validate=False, timeout_s=60)
+    assert [o.ok for o in outcomes] == [True, False, True, True]
+    assert outcomes[1].error is not None and "messages" in outcomes[1].error
+
+
+def test_a_tool_call_response_is_not_cached(
+    clean_fleet: LocalFleet, pair: tuple[LocalWorker, LocalWorker], producer: CompletionProducer
+) -> None:
+    req = request("[[stub:tool]] Look it up.")
+    first = producer.complete(req, queue="w1")
+    second = producer.complete(req, queue="w1")
+    assert first["toolCalls"] and second["toolCalls"]
+    assert first["cacheHit"] is None and second["cacheHit"] is None
+    assert calls_for(clean_fleet, req) == 2
+
+
+def test_thinking_is_stripped_for_the_caller_and_kept_in_the_cache(
+    clean_fleet: LocalFleet, pair: tuple[LocalWorker, LocalWorker], producer: CompletionProducer
+) -> None:
+    req = request("[[stub:think]] Reason first.")
+    first = producer.complete(req, queue="w1")
+    assert first["thinking"] and "<think>" not in first["content"]
+    hit = producer.complete(req, queue="w2")
+    assert hit["cacheHit"] == "l2" and hit["thinking"] == first["thinking"]
+
+
+def test_cache_modes(
+    clean_fleet: LocalFleet, pair: tuple[LocalWorker, LocalWorker], producer: CompletionProducer
+) -> None:
+    req = request("Cache modes.")
+    assert producer.complete({**req, "cache": "no-store"}, queue="w1")["cacheHit"] is None
+    assert producer.complete({**req, "cache": "bypass"}, queue="w1")["cacheHit"] is None
+    assert producer.complete(req, queue="w1")["cacheHit"] is None  # nothing was stored yet
+    assert producer.complete({**req, "cache": "refresh"}, queue="w1")["cacheHit"] is None
+    assert producer.complete({**req, "cache": "no-store"}, queue="w1")["cacheHit"] == "l1"
+    assert calls_for(clean_fleet, req) == 4
+
+
+def test_worker_killed_mid_job_loses_nothing(
+    clean_fleet: LocalFleet, producer: CompletionProducer
+) -> None:
+    victim = clean_fleet.add_worker("victim", queues="victims", concurrency=2)
+    req = request("[[stub:slow=1500]] Survive a crash.")
+    task_id = producer.submit(req, queue="victims")
+    deadline = time.monotonic() + 20
+    while calls_for(clean_fleet, req) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert calls_for(clean_fleet, req) == 1
+    victim.kill()
+    rescuer = clean_fleet.add_worker("rescuer", queues="victims", concurrency=2)
+    result = producer.app.AsyncResult(task_id).get(timeout=60)
+    assert result["worker"] == rescuer.hostname
+    assert result["content"].startswith("Stub answer")
+    assert calls_for(clean_fleet, req) == 2
