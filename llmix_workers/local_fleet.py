@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -57,8 +57,11 @@ class LocalWorker:
         self._workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout_s: float = 60.0) -> LocalWorker:
-        """Start and wait until the worker logs that it is ready to take jobs."""
+    def start(
+        self, timeout_s: float = 60.0, ready: Callable[[str], bool] | None = None
+    ) -> LocalWorker:
+        """Start and wait until the worker is ready to take jobs: it logs so, or ``ready``
+        (given the node name) says so."""
         self.log_path.write_bytes(b"")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -69,7 +72,7 @@ class LocalWorker:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise WorkerDidNotStart(f"{self.hostname} exited: {self.log_tail()}")
-            if f"{self.hostname} ready." in self.log():
+            if f"{self.hostname} ready." in self.log() or (ready and ready(self.hostname)):
                 return self
             time.sleep(0.1)
         raise WorkerDidNotStart(f"{self.hostname} not ready in {timeout_s:g}s: {self.log_tail()}")
@@ -137,6 +140,7 @@ class LocalFleet:
         self.stub: StubProvider | None = StubProvider(latency_ms=stub_latency_ms) if stub else None
         self._worker_env = dict(worker_env or {})
         self.workers: list[LocalWorker] = []
+        self._control_app: Any = None
 
     @property
     def redis_url(self) -> str:
@@ -179,7 +183,15 @@ class LocalFleet:
         (self.workdir / "settings.toml").touch()
         worker = LocalWorker(name, self.env(), self.workdir, **options)
         self.workers.append(worker)
-        return worker.start()
+        return worker.start(ready=self._answers_ping)
+
+    def _answers_ping(self, hostname: str) -> bool:
+        if self._control_app is None:
+            from llmix_workers.worker.app import create_app  # noqa: PLC0415 (import cycle)
+
+            self._control_app = create_app(self.settings())
+        replies = self._control_app.control.ping(destination=[hostname], timeout=0.3)
+        return any(hostname in reply for reply in replies or [])
 
     def close(self) -> None:
         for worker in self.workers:

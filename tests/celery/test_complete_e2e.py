@@ -204,3 +204,15 @@ def test_worker_killed_mid_job_loses_nothing(
     assert result["worker"] == rescuer.hostname
     assert result["content"].startswith("Stub answer")
     assert calls_for(clean_fleet, req) == 2
+
+
+def test_prefork_children_each_have_an_l1_over_the_shared_l2(
+    clean_fleet: LocalFleet, producer: CompletionProducer
+) -> None:
+    clean_fleet.add_worker("pf", pool="prefork", queues="pf", concurrency=2)
+    req = request("Prefork.")
+    outputs = [producer.complete(req, queue="pf") for _ in range(6)]
+    kinds = [o["cacheHit"] for o in outputs]
+    assert kinds[0] is None and all(kind in ("l1", "l2") for kind in kinds[1:])
+    assert calls_for(clean_fleet, req) == 1
+    assert {o["worker"] for o in outputs} == {"pf@llmix"}
