@@ -23,6 +23,7 @@ from llmix_workers.errors import LlmixError
 from llmix_workers.llm.stub import StubProvider
 from llmix_workers.redis_server import PrivateRedis
 from llmix_workers.settings import Settings, load_settings
+from llmix_workers.worker.app import create_app
 
 STUB_KEY = "sk-local-stub"
 
@@ -187,8 +188,6 @@ class LocalFleet:
 
     def _answers_ping(self, hostname: str) -> bool:
         if self._control_app is None:
-            from llmix_workers.worker.app import create_app  # noqa: PLC0415 (import cycle)
-
             self._control_app = create_app(self.settings())
         replies = self._control_app.control.ping(destination=[hostname], timeout=0.3)
         return any(hostname in reply for reply in replies or [])
