@@ -203,3 +203,47 @@ def enqueue(
         )]  # fmt: skip
     code = run_enqueue(settings_from(ctx), requests, wait=wait, output=output, timeout_s=timeout_s)
     sys.exit(code)
+
+
+@main.group("cache")
+def cache_group() -> None:
+    """Fleet-wide cache operations: clear, stats."""
+
+
+@cache_group.command("clear")
+@click.option("--timeout", "timeout_s", type=float, default=None,
+              help="Seconds to wait for acknowledgements (fleet.clear_timeout_s).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+@friendly_errors
+def cache_clear(ctx: click.Context, timeout_s: float | None, as_json: bool) -> None:
+    """Clear the shared L2 and every worker process's L1; exit 0 only when complete."""
+    from llmix_workers.fleet.control import FleetControl
+    from llmix_workers.fleet.report import print_clear
+
+    report = FleetControl(settings_from(ctx)).clear(timeout_s=timeout_s)
+    if as_json:
+        click.echo(orjson.dumps(report.as_json()).decode())
+    else:
+        print_clear(report)
+    sys.exit(0 if report.complete else 1)
+
+
+@cache_group.command("stats")
+@click.option("--timeout", "timeout_s", type=float, default=None,
+              help="Seconds to wait for answers (default: fleet.clear_timeout_s).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the stats as JSON.")
+@click.pass_context
+@friendly_errors
+def cache_stats(ctx: click.Context, timeout_s: float | None, as_json: bool) -> None:
+    """One row per worker process (L1, hits by tier, L2 health, generation) and the L2 size."""
+    from llmix_workers.fleet.control import FleetControl
+    from llmix_workers.fleet.report import print_stats
+
+    replies, l2_keys = FleetControl(settings_from(ctx)).stats(timeout_s=timeout_s)
+    if as_json:
+        body = {"processes": replies.answers, "silent": replies.silent, "l2Keys": l2_keys}
+        click.echo(orjson.dumps(body).decode())
+    else:
+        print_stats(replies, l2_keys)
+    sys.exit(0 if not replies.silent else 1)

@@ -78,7 +78,18 @@ class CacheSettings(_Section):
 class FleetSettings(_Section):
     """Fleet-wide coordination through Redis (DESIGN.md §3)."""
 
+    redis_url: SecretStr | None = None
     sync_interval_s: float = Field(1.0, gt=0, le=3600)
+    heartbeat_ttl_s: float = Field(5.0, gt=0, le=3600)
+    lock_ttl_s: float = Field(10.0, gt=0, le=3600)
+    lock_wait_s: float = Field(60.0, ge=0, le=3600)
+    lock_poll_s: float = Field(0.02, gt=0, le=10)
+    clear_timeout_s: float = Field(5.0, gt=0, le=3600)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        return RedisSettings._known_scheme(value)
 
 
 class LLMSettings(_Section):
@@ -188,6 +199,12 @@ class Settings(BaseSettings):
     def redis_url(self) -> str | None:
         """The Redis URL in clear text, for connecting only: never log or print it."""
         return self.redis.url.get_secret_value() if self.redis.url else None
+
+    @property
+    def fleet_redis_url(self) -> str | None:
+        """Where fleet state lives: ``fleet.redis_url``, else the cache's Redis (clear text)."""
+        url = self.fleet.redis_url
+        return url.get_secret_value() if url is not None else self.redis_url
 
     @property
     def broker_url(self) -> str:

@@ -116,20 +116,28 @@ class TwoTierCache:
     def l1(self) -> LocalLRU[CacheHit]:
         return self._l1
 
-    def get(self, key: str) -> CacheHit | Miss:
-        """L1, then L2 (back-filling L1 with the entry's original ``cached_at``), else ``MISS``."""
+    @property
+    def l2_readable(self) -> bool:
+        """L2 is on, healthy and not blocked: a lookup now may find what another process wrote."""
+        return self._l2.enabled and self._healthy and not self._blocked
+
+    def get(self, key: str, *, record: bool = True) -> CacheHit | Miss:
+        """L1, then L2 (back-filling L1 with the entry's original ``cached_at``), else ``MISS``.
+
+        ``record=False`` leaves the hit/miss counters alone (for polling while waiting).
+        """
         hit = self._l1.get(key)
         if hit is not MISS:
-            self.l1_hits += 1
+            self.l1_hits += record
             return hit
         if self._blocked or not self._l2_usable():
-            self.misses += 1
+            self.misses += record
             return MISS
         try:
             raw = self._l2.get(key)
         except L2Unavailable as exc:
             self._read_failed(exc)
-            self.misses += 1
+            self.misses += record
             return MISS
         if not self._healthy:
             self._retry_at = 0.0  # Redis answers again: let the next write prove it
@@ -137,14 +145,14 @@ class TwoTierCache:
         if raw is not MISS and len(raw) <= self._max_entry_bytes:
             entry = decode_entry(raw, self._clock())
         if entry is None:
-            self.misses += 1
+            self.misses += record
             return MISS
         expires_at = entry.cached_at + _entry_ttl(entry, self.ttl_s)
         if self._clock() >= expires_at:
-            self.misses += 1
+            self.misses += record
             return MISS
         self._l1.put(key, CacheHit(entry.data, "l1", entry.cached_at, entry.extra), expires_at)
-        self.l2_hits += 1
+        self.l2_hits += record
         return CacheHit(entry.data, "l2", entry.cached_at, entry.extra)
 
     def set(

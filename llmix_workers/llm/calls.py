@@ -14,6 +14,8 @@ from llmix_workers.cache.backend import MISS
 from llmix_workers.cache.keys import generate_cache_key
 from llmix_workers.cache.tiered import CacheHit, TwoTierCache
 from llmix_workers.constants import DEFAULT_KEY_PREFIX
+from llmix_workers.fleet.lock import FleetLock
+from llmix_workers.fleet.member import FleetMember
 from llmix_workers.llm.client import LLMClient
 from llmix_workers.llm.job import READING_MODES, WRITING_MODES, CompletionJob
 from llmix_workers.llm.request import LLMResult
@@ -28,34 +30,63 @@ class CompletionService:
     process). ``cache`` is None when the strategy skips the response cache.
     """
 
-    def __init__(self, cache: TwoTierCache | None, client: LLMClient, *, worker: str = "") -> None:
+    def __init__(
+        self,
+        cache: TwoTierCache | None,
+        client: LLMClient,
+        *,
+        worker: str = "",
+        fleet: FleetMember | None = None,
+        fleet_lock: FleetLock[CacheHit] | None = None,
+    ) -> None:
         self.cache = cache
         self.client = client
         self.worker = worker
+        self.fleet = fleet
+        self.fleet_lock = fleet_lock
         self.prefix = cache.key_prefix if cache is not None else DEFAULT_KEY_PREFIX
-        self._flights: SingleFlight[LLMResult] = SingleFlight()
+        self._flights: SingleFlight[LLMResult | CacheHit] = SingleFlight()
 
     def complete(self, job: CompletionJob) -> dict[str, Any]:
         """The job's output (camelCase, JSON-ready). Raises the provider layer's ``LLMError``."""
         started = time.perf_counter()
         key = generate_cache_key(job.request.key_params(), self.prefix)
         cache = self.cache
-        reads = cache is not None and job.cache in READING_MODES
-        if reads:
-            hit = cache.get(key)  # type: ignore[union-attr]
+        if cache is None or job.cache not in READING_MODES:
+            return self._from_result(job, self._call(job, key), key, started, coalesced=False)
+        if self.fleet is not None:
+            self.fleet.ensure_fresh()
+        hit = cache.get(key)
+        if hit is not MISS:
+            return self._from_hit(job, hit, key, started)
+        outcome, leader = self._flights.do(key, lambda: self._call_once(job, key, cache))
+        if not leader:
+            hit = cache.get(key)
             if hit is not MISS:
                 return self._from_hit(job, hit, key, started)
-            result, leader = self._flights.do(key, lambda: self._call(job, key))
-            if not leader:
-                hit = cache.get(key)  # type: ignore[union-attr]
-                if hit is not MISS:
-                    return self._from_hit(job, hit, key, started)
-            return self._from_result(job, result, key, started, coalesced=not leader)
-        return self._from_result(job, self._call(job, key), key, started, coalesced=False)
+        if isinstance(outcome, CacheHit):  # another worker of the fleet made the call
+            return self._from_hit(job, outcome, key, started)
+        return self._from_result(job, outcome, key, started, coalesced=not leader)
+
+    def _call_once(self, job: CompletionJob, key: str, cache: TwoTierCache) -> LLMResult | CacheHit:
+        """The provider call for a cache miss, under the fleet lock while L2 can be read."""
+        lock = self.fleet_lock
+        if lock is None or not cache.l2_readable:
+            return self._call(job, key)
+        found: LLMResult | CacheHit = lock.run(
+            key, lambda: self._call(job, key), lambda: cache.get(key, record=False)
+        )
+        return found
 
     def _call(self, job: CompletionJob, key: str) -> LLMResult:
+        generation = self.fleet.generation if self.fleet is not None else None
         result = self.client.complete(job.request)
-        if self.cache is not None and job.cache in WRITING_MODES and not result.tool_calls:
+        if (
+            self.cache is not None
+            and job.cache in WRITING_MODES
+            and not result.tool_calls
+            and (self.fleet is None or self.fleet.generation == generation)  # no clear meanwhile
+        ):
             extra = {"usage": _usage(result), "model": result.model}
             self.cache.set(key, result.content, ttl_s=job.ttl_s, extra=extra)
         return result

@@ -8,7 +8,10 @@ import socket
 import threading
 
 from llmix_workers.cache.factory import build_response_cache
-from llmix_workers.cache.tiered import TwoTierCache
+from llmix_workers.cache.tiered import CacheHit, TwoTierCache
+from llmix_workers.fleet.keys import FleetKeys, fleet_client
+from llmix_workers.fleet.lock import FleetLock
+from llmix_workers.fleet.member import FleetMember
 from llmix_workers.llm.calls import CompletionService
 from llmix_workers.llm.client import LLMClient
 from llmix_workers.llm.factory import build_llm_client
@@ -33,12 +36,28 @@ class WorkerRuntime:
     ) -> None:
         self.settings = settings
         self.pid = os.getpid()
-        self.hostname = hostname or socket.gethostname()
+        self.hostname = hostname or _node_name or socket.gethostname()
         self.cache: TwoTierCache | None = build_response_cache(settings)
         self.client: LLMClient = client or build_llm_client(settings)
-        self.service = CompletionService(self.cache, self.client, worker=self.hostname)
+        self.fleet: FleetMember | None = None
+        lock: FleetLock[CacheHit] | None = None
+        if self.cache is not None and settings.fleet_redis_url:
+            redis_client = fleet_client(settings)
+            keys = FleetKeys.for_prefix(self.cache.key_prefix)
+            fleet = settings.fleet
+            self.fleet = FleetMember(
+                self.cache, redis_client, keys, node=self.hostname,
+                sync_interval_s=fleet.sync_interval_s,
+            ).start()  # fmt: skip
+            lock = FleetLock(redis_client, keys, ttl_s=fleet.lock_ttl_s, wait_s=fleet.lock_wait_s,
+                             poll_s=fleet.lock_poll_s)  # fmt: skip
+        self.service = CompletionService(
+            self.cache, self.client, worker=self.hostname, fleet=self.fleet, fleet_lock=lock
+        )
 
     def close(self) -> None:
+        if self.fleet is not None:
+            self.fleet.stop()
         if self.cache is not None:
             self.cache.close()
         self.client.close()
@@ -46,6 +65,13 @@ class WorkerRuntime:
 
 _lock = threading.Lock()
 _runtime: WorkerRuntime | None = None
+_node_name = ""
+
+
+def set_node_name(name: str) -> None:
+    """Remember the Celery node name (set in the main process, inherited by prefork children)."""
+    global _node_name
+    _node_name = name
 
 
 def runtime_for(settings: Settings, hostname: str = "") -> WorkerRuntime:

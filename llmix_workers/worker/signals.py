@@ -18,7 +18,7 @@ from celery.signals import (
     worker_shutdown,
 )
 
-from llmix_workers.worker.runtime import close_runtime, runtime_for
+from llmix_workers.worker.runtime import close_runtime, runtime_for, set_node_name
 
 
 def connect(app: Celery) -> None:
@@ -26,7 +26,8 @@ def connect(app: Celery) -> None:
     uid = f"llmix-{id(app)}"
 
     def on_worker_init(sender: Any = None, **_: Any) -> None:
-        if app.conf.worker_pool != "prefork":
+        set_node_name(_hostname(sender))
+        if "prefork" not in repr(getattr(sender, "pool_cls", "")):
             runtime_for(app.settings, _hostname(sender))
 
     def on_worker_process_init(**_: Any) -> None:

@@ -1,0 +1,1 @@
+"""Fleet-wide coordination through Redis: generation, blocked flag, members, clears, locks."""

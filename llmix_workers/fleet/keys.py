@@ -1,0 +1,69 @@
+"""FleetKeys: every Redis name of the fleet state, under one ``llmix:fleet:<key prefix>`` root."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import redis
+
+from llmix_workers.constants import FLEET_ROOT
+from llmix_workers.errors import ConfigError
+from llmix_workers.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class FleetKeys:
+    """Names for one fleet: the workers sharing a cache key prefix.
+
+    ``generation`` (int) moves on every clear; ``blocked`` is set while, or because, an L2
+    clear did not finish; ``members`` is a sorted set of ``node|pid`` scored by last heartbeat;
+    ``events`` is the pub/sub channel of clears and stats requests; ``replies:<id>`` lists the
+    answers to one request; ``lock:<digest>`` is the single-flight lock of one cache key.
+    """
+
+    root: str
+
+    @classmethod
+    def for_prefix(cls, key_prefix: str) -> FleetKeys:
+        return cls(f"{FLEET_ROOT}{key_prefix}")
+
+    @property
+    def generation(self) -> str:
+        return self.root + "generation"
+
+    @property
+    def blocked(self) -> str:
+        return self.root + "l2_blocked"
+
+    @property
+    def members(self) -> str:
+        return self.root + "members"
+
+    @property
+    def events(self) -> str:
+        return self.root + "events"
+
+    def replies(self, request_id: str) -> str:
+        return f"{self.root}replies:{request_id}"
+
+    def lock(self, cache_key: str) -> str:
+        return self.root + "lock:" + hashlib.sha256(cache_key.encode()).hexdigest()[:32]
+
+
+def fleet_client(settings: Settings, *, socket_timeout_s: float | None = None) -> redis.Redis:
+    """A redis-py client for fleet state (``fleet.redis_url``, else the cache's Redis).
+
+    Raises:
+        ConfigError: no Redis URL is configured at all.
+    """
+    url = settings.fleet_redis_url
+    if not url:
+        raise ConfigError("fleet coordination needs Redis: set REDIS_URL or fleet.redis_url")
+    timeout = settings.redis.socket_timeout_s if socket_timeout_s is None else socket_timeout_s
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=settings.redis.connect_timeout_s,
+        health_check_interval=0,
+    )

@@ -1,0 +1,177 @@
+"""FleetMember: one worker process's seat in the fleet (the RedisInvalidator of STYLE.md).
+
+Redis holds the truth: a generation number and an "L2 blocked" flag. The member compares its
+generation with Redis from a background thread every half ``sync_interval_s``, on reconnect,
+and inline (:meth:`ensure_fresh`) when the last check is older than ``sync_interval_s`` (after
+a SIGSTOP, say); a moved generation drops this process's L1, and while the flag is set nothing
+is read from L2. Pub/sub is the fast path: a clear message drops L1 at once and is answered on
+the clear's reply list, which is how the clearing side counts acknowledgements. The member also
+heartbeats into the members set, so a clear knows whom to wait for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import redis
+
+from llmix_workers.cache.tiered import TwoTierCache
+from llmix_workers.fleet.keys import FleetKeys
+
+logger = logging.getLogger(__name__)
+_FAILURES = (redis.RedisError, OSError, ValueError)
+REPLY_TTL_S = 120
+
+
+class FleetMember:
+    """Keeps ``cache`` in step with the fleet state. Scope: this process; thread-safe."""
+
+    def __init__(
+        self,
+        cache: TwoTierCache,
+        client: redis.Redis,
+        keys: FleetKeys,
+        *,
+        node: str,
+        sync_interval_s: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cache = cache
+        self.keys = keys
+        self.node = node
+        self.pid = os.getpid()
+        self.member = f"{node}|{self.pid}"
+        self.generation: int | None = None
+        self._client = client
+        self._interval_s = sync_interval_s
+        self._monotonic = monotonic
+        self._wall = wall_clock
+        self._fresh_until = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> FleetMember:
+        """Sync once (best effort) and start the background thread."""
+        self.sync_quietly()
+        self._thread = threading.Thread(target=self._run, name="llmix-fleet", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread and leave the members set (best effort)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        try:
+            self._client.zrem(self.keys.members, self.member)
+        except _FAILURES:
+            pass
+
+    def ensure_fresh(self) -> None:
+        """Before serving from L1: re-check the generation if the last check is too old."""
+        if self._monotonic() < self._fresh_until:
+            return
+        self.sync_quietly()
+
+    def sync_quietly(self) -> bool:
+        try:
+            self.sync()
+            return True
+        except _FAILURES as exc:
+            logger.debug("fleet sync failed: %s", exc)
+            return False
+
+    def sync(self) -> None:
+        """Heartbeat, read generation and flag, apply them."""
+        pipe = self._client.pipeline(transaction=False)
+        pipe.zadd(self.keys.members, {self.member: self._wall()})
+        pipe.get(self.keys.generation)
+        pipe.get(self.keys.blocked)
+        with self._lock:  # read and apply together, so an older read never lands last
+            _, generation, blocked = pipe.execute()
+            self._apply(int(generation or 0), blocked is not None)
+
+    def _apply(self, generation: int, blocked: bool) -> int:
+        dropped = 0
+        if generation != self.generation:
+            if self.generation is not None or len(self.cache.l1):
+                dropped = self.cache.clear_l1()
+                logger.info("fleet generation %s -> %d: dropped %d L1 entries",
+                            self.generation, generation, dropped)  # fmt: skip
+            self.generation = generation
+        self.cache.block_l2(blocked)
+        self._fresh_until = self._monotonic() + self._interval_s
+        return dropped
+
+    def _run(self) -> None:
+        pubsub: Any = None
+        next_sync = 0.0
+        while not self._stop.is_set():
+            try:
+                if pubsub is None:
+                    pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                    pubsub.subscribe(self.keys.events)
+                    next_sync = 0.0  # (re)connected: catch up with anything missed
+                if self._monotonic() >= next_sync:
+                    self.sync()
+                    next_sync = self._monotonic() + self._interval_s / 2
+                wait = min(0.25, max(0.01, next_sync - self._monotonic()))
+                message = pubsub.get_message(timeout=wait)
+                if message is not None and message.get("type") == "message":
+                    self._handle(orjson.loads(message["data"]))
+            except _FAILURES as exc:
+                logger.debug("fleet listener: %s; reconnecting", exc)
+                _close(pubsub)
+                pubsub = None
+                self._stop.wait(min(self._interval_s, 1.0))
+        _close(pubsub)
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        kind, request_id = event.get("kind"), str(event.get("id", ""))
+        if kind == "clear":
+            with self._lock:
+                dropped = self.cache.clear_l1()
+                self.generation = max(self.generation or 0, int(event["generation"]))
+                self.cache.block_l2(bool(event.get("blocked")))
+                self._fresh_until = self._monotonic() + self._interval_s
+            self._reply(request_id, {"dropped": dropped, "generation": self.generation})
+        elif kind == "stats":
+            self._reply(request_id, self.stats())
+
+    def stats(self) -> dict[str, Any]:
+        stats = self.cache.stats()
+        return {
+            "l1Size": stats.l1_size,
+            "l1Max": stats.l1_max,
+            "l1Hits": stats.l1_hits,
+            "l2Hits": stats.l2_hits,
+            "misses": stats.misses,
+            "l2Healthy": stats.l2_healthy,
+            "l2Blocked": stats.l2_blocked,
+            "generation": self.generation,
+        }
+
+    def _reply(self, request_id: str, body: dict[str, Any]) -> None:
+        if not request_id:
+            return
+        body = {"node": self.node, "pid": self.pid, **body}
+        pipe = self._client.pipeline(transaction=False)
+        pipe.rpush(self.keys.replies(request_id), orjson.dumps(body))
+        pipe.expire(self.keys.replies(request_id), REPLY_TTL_S)
+        pipe.execute()
+
+
+def _close(pubsub: Any) -> None:
+    if pubsub is not None:
+        try:
+            pubsub.close()
+        except _FAILURES:
+            pass
