@@ -139,12 +139,15 @@ def worker(
     from llmix_workers.worker.app import create_app
 
     settings = settings_from(ctx)
-    app = create_app(settings)
+    pool = pool or settings.worker.pool
+    concurrency = concurrency or settings.worker.concurrency
+    # Celery lets the app's configuration win over --pool, so both are set here.
+    app = create_app(settings, worker_pool=pool, worker_concurrency=concurrency)
     argv = [
         "worker",
         f"--loglevel={loglevel}",
-        f"--pool={pool or settings.worker.pool}",
-        f"--concurrency={concurrency or settings.worker.concurrency}",
+        f"--pool={pool}",
+        f"--concurrency={concurrency}",
         f"--queues={queues or settings.worker.queue}",
         "--without-gossip",
         "--without-mingle",

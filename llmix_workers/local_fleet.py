@@ -176,8 +176,8 @@ class LocalFleet:
     def settings(self, **overrides: Any) -> Settings:
         """Settings for a producer in this process that talks to this fleet."""
         (self.workdir / "settings.toml").touch()
-        return load_settings(self.workdir / "settings.toml", redis={"url": self.redis_url},
-                             **overrides)  # fmt: skip
+        overrides.setdefault("redis", {"url": self.redis_url})
+        return load_settings(self.workdir / "settings.toml", **overrides)
 
     def add_worker(self, name: str, **options: Any) -> LocalWorker:
         """Start one more worker process and wait until it is ready."""

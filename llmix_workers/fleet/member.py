@@ -49,6 +49,7 @@ class FleetMember:
         self.pid = os.getpid()
         self.member = f"{node}|{self.pid}"
         self.generation: int | None = None
+        self._dropped_at: tuple[int | None, int] = (None, 0)  # (generation, L1 entries dropped)
         self._client = client
         self._interval_s = sync_interval_s
         self._monotonic = monotonic
@@ -107,6 +108,7 @@ class FleetMember:
                 logger.info("fleet generation %s -> %d: dropped %d L1 entries",
                             self.generation, generation, dropped)  # fmt: skip
             self.generation = generation
+            self._dropped_at = (generation, dropped)
         self.cache.block_l2(blocked)
         self._fresh_until = self._monotonic() + self._interval_s
         return dropped
@@ -137,9 +139,13 @@ class FleetMember:
     def _handle(self, event: dict[str, Any]) -> None:
         kind, request_id = event.get("kind"), str(event.get("id", ""))
         if kind == "clear":
+            generation = int(event["generation"])
             with self._lock:
                 dropped = self.cache.clear_l1()
-                self.generation = max(self.generation or 0, int(event["generation"]))
+                if self._dropped_at[0] == generation:  # a sync got there first
+                    dropped += self._dropped_at[1]
+                self._dropped_at = (generation, dropped)
+                self.generation = generation
                 self.cache.block_l2(bool(event.get("blocked")))
                 self._fresh_until = self._monotonic() + self._interval_s
             self._reply(request_id, {"dropped": dropped, "generation": self.generation})

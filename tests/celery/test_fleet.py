@@ -1,0 +1,232 @@
+"""Fleet-wide clears, stats and single flight with three real worker nodes (threads + prefork).
+
+This module's fleet keeps L2 on a Redis of its own, apart from the Redis that holds the broker,
+results and fleet state, so "the cache's Redis is down" can be played without losing the fleet.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from llmix_workers.fleet.control import FleetControl
+from llmix_workers.llm.stub import request_digest
+from llmix_workers.local_fleet import LocalFleet, LocalWorker
+from llmix_workers.producer import CompletionProducer
+from llmix_workers.redis_server import PrivateRedis
+from llmix_workers.settings import Settings
+
+pytestmark = pytest.mark.timeout(240)
+
+FLEET_ENV = {
+    "LLMIX_FLEET__SYNC_INTERVAL_S": "0.5",
+    "LLMIX_FLEET__HEARTBEAT_TTL_S": "3",
+    "LLMIX_FLEET__LOCK_TTL_S": "2",
+    "LLMIX_FLEET__LOCK_WAIT_S": "60",
+    "LLMIX_WORKER__PREFETCH_MULTIPLIER": "1",
+    "LLMIX_LLM__TIMEOUT_S": "20",
+}
+
+
+@pytest.fixture(scope="module")
+def l2_redis() -> Iterator[PrivateRedis]:
+    with PrivateRedis() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def fleet(l2_redis: PrivateRedis) -> Iterator[LocalFleet]:
+    with LocalFleet() as local:
+        env = dict(FLEET_ENV)
+        env.update(
+            LLMIX_REDIS__URL=l2_redis.url,
+            LLMIX_WORKER__BROKER_URL=local.redis_url,
+            LLMIX_WORKER__RESULT_BACKEND=local.redis_url,
+            LLMIX_FLEET__REDIS_URL=local.redis_url,
+        )
+        local._worker_env.update(env)
+        local.add_worker("t1", queues="llmix,t1", concurrency=8)
+        local.add_worker("t2", queues="llmix,t2", concurrency=8)
+        local.add_worker("p3", queues="llmix,p3", pool="prefork", concurrency=2)
+        yield local
+
+
+@pytest.fixture(scope="module")
+def settings(fleet: LocalFleet, l2_redis: PrivateRedis) -> Settings:
+    return fleet.settings(
+        redis={"url": l2_redis.url},
+        worker={"broker_url": fleet.redis_url, "result_backend": fleet.redis_url},
+        fleet={"redis_url": fleet.redis_url, "heartbeat_ttl_s": 3},
+    )
+
+
+@pytest.fixture(scope="module")
+def producer(settings: Settings) -> CompletionProducer:
+    return CompletionProducer(settings)
+
+
+@pytest.fixture
+def control(settings: Settings, fleet: LocalFleet, l2_redis: PrivateRedis) -> FleetControl:
+    assert fleet.stub is not None
+    fleet.stub.reset()
+    for worker in fleet.workers:
+        worker.resume()
+    l2_redis.resume()
+    return FleetControl(settings)
+
+
+def request(prompt: str) -> dict[str, Any]:
+    return {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": f"{prompt} {uuid.uuid4().hex}"}],
+    }
+
+
+def calls_for(fleet: LocalFleet, req: dict[str, Any]) -> int:
+    assert fleet.stub is not None
+    digest = request_digest(req["model"], req["messages"])
+    return int(fleet.stub.calls()["by_digest"].get(digest, 0))
+
+
+def warm_every_process(producer: CompletionProducer, req: dict[str, Any]) -> None:
+    """Put ``req`` in the L1 of each threads node and of both prefork children."""
+    for queue in ("t1", "t2"):
+        producer.complete(req, queue=queue)
+    for _ in range(6):  # two children take turns; six rounds reach both
+        producer.complete(req, queue="p3")
+
+
+def node(fleet: LocalFleet, name: str) -> LocalWorker:
+    return next(w for w in fleet.workers if w.name == name)
+
+
+def test_clear_reaches_every_process_and_lists_them(
+    fleet: LocalFleet, control: FleetControl, producer: CompletionProducer, l2_redis: PrivateRedis
+) -> None:
+    req = request("Clear me.")
+    warm_every_process(producer, req)
+    assert calls_for(fleet, req) == 1
+    report = control.clear(timeout_s=10)
+    assert report.complete, report
+    nodes = {row["node"]: row for row in report.nodes()}
+    assert set(nodes) == {"t1@llmix", "t2@llmix", "p3@llmix"}
+    assert (nodes["t1@llmix"]["processes"], nodes["t2@llmix"]["processes"]) == (1, 1)
+    assert nodes["p3@llmix"]["processes"] == 2, report.acks
+    assert nodes["t1@llmix"]["dropped"] >= 1 and nodes["t2@llmix"]["dropped"] >= 1
+    assert report.l2_deleted >= 1
+    assert redis.Redis.from_url(l2_redis.url).dbsize() == 0
+    kinds = [producer.complete(req, queue=queue)["cacheHit"] for queue in ("t1", "t2", "p3")]
+    assert kinds == [None, "l2", "l2"]  # refetched once, then shared through L2
+    assert calls_for(fleet, req) == 2
+
+
+def test_cli_clear_and_stats(fleet: LocalFleet, control: FleetControl, settings: Settings) -> None:
+    env = fleet.env() | {
+        "LLMIX_REDIS__URL": settings.redis_url or "",
+        "LLMIX_WORKER__BROKER_URL": fleet.redis_url,
+        "LLMIX_WORKER__RESULT_BACKEND": fleet.redis_url,
+        "LLMIX_FLEET__REDIS_URL": fleet.redis_url,
+        "LLMIX_FLEET__HEARTBEAT_TTL_S": "3",
+    }
+    cli = [sys.executable, "-m", "llmix_workers", "cache"]
+    done = subprocess.run([*cli, "clear", "--json"], env=env, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    report = json.loads(done.stdout)
+    assert report["complete"] is True
+    assert {row["node"] for row in report["nodes"]} == {"t1@llmix", "t2@llmix", "p3@llmix"}
+    done = subprocess.run([*cli, "stats", "--json"], env=env, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    stats = json.loads(done.stdout)
+    assert len(stats["processes"]) == 4 and stats["silent"] == []
+    assert {p["generation"] for p in stats["processes"]} == {report["generation"]}
+    assert all(p["l2Healthy"] and not p["l2Blocked"] for p in stats["processes"])
+    assert stats["l2Keys"] == 0
+    table = subprocess.run([*cli, "clear"], env=env, capture_output=True, timeout=60)
+    assert table.returncode == 0 and b"clear complete" in table.stdout
+
+
+def test_a_stopped_worker_is_reported_silent_and_serves_nothing_stale_after(
+    fleet: LocalFleet, control: FleetControl, producer: CompletionProducer
+) -> None:
+    req = request("Frozen during the clear.")
+    warm_every_process(producer, req)
+    frozen = node(fleet, "t2")
+    frozen.pause()
+    try:
+        report = control.clear(timeout_s=2)
+    finally:
+        frozen.resume()
+    assert not report.complete
+    assert [member.split("|")[0] for member in report.silent] == ["t2@llmix"]
+    assert "t2@llmix" not in {row["node"] for row in report.nodes()}
+    output = producer.complete(req, queue="t2")
+    assert output["cacheHit"] != "l1"  # its L1 entry predates the clear: never served
+    assert calls_for(fleet, req) == 2
+
+
+def test_clear_with_the_cache_redis_down_blocks_l2_until_a_later_clear(
+    fleet: LocalFleet, control: FleetControl, producer: CompletionProducer, l2_redis: PrivateRedis
+) -> None:
+    req = request("Stale if read.")
+    assert producer.complete(req, queue="t1")["cacheHit"] is None
+    l2_redis.pause()
+    try:
+        report = control.clear(timeout_s=10)
+    finally:
+        l2_redis.resume()
+    assert report.l2_error is not None and not report.complete
+    assert report.silent == []  # every process still heard about it and dropped its L1
+    assert redis.Redis.from_url(l2_redis.url).exists(next(iter(_keys(l2_redis)))) == 1
+    output = producer.complete(req, queue="t2")
+    assert output["cacheHit"] is None  # the pre-clear entry is in L2 but nobody reads L2
+    assert calls_for(fleet, req) == 2
+    fixed = control.clear(timeout_s=10)
+    assert fixed.complete
+    fresh = request("After the good clear.")
+    producer.complete(fresh, queue="t1")
+    assert producer.complete(fresh, queue="t2")["cacheHit"] == "l2"
+
+
+def _keys(server: PrivateRedis) -> list[bytes]:
+    return list(redis.Redis.from_url(server.url).scan_iter("llmix:resp:*"))
+
+
+def test_fifty_identical_new_requests_over_three_workers_make_one_call(
+    fleet: LocalFleet, control: FleetControl, producer: CompletionProducer
+) -> None:
+    req = request("[[stub:slow=800]] Everyone wants this.")
+    queues = ["t1", "t2", "p3"]
+    ids = [producer.submit(req, queue=queues[n % 3]) for n in range(50)]
+    outputs = [producer.app.AsyncResult(task_id).get(timeout=120) for task_id in ids]
+    assert calls_for(fleet, req) == 1
+    assert {o["worker"] for o in outputs} == {"t1@llmix", "t2@llmix", "p3@llmix"}
+    kinds = [o["cacheHit"] for o in outputs]
+    assert kinds.count(None) == 1 and kinds.count("l2") >= 2
+
+
+def test_a_killed_lock_holder_does_not_stall_the_others(
+    fleet: LocalFleet, control: FleetControl, producer: CompletionProducer
+) -> None:
+    holder = fleet.add_worker("holder", queues="holder", concurrency=2)
+    req = request("[[stub:slow=3000]] Held by a doomed worker.")
+    producer.submit(req, queue="holder")
+    deadline = time.monotonic() + 30
+    while calls_for(fleet, req) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    waiter = producer.submit(req, queue="t1")
+    time.sleep(0.5)  # the waiter is polling for the holder's entry now
+    holder.kill()
+    output = producer.app.AsyncResult(waiter).get(timeout=120)
+    assert output["cacheHit"] is None and output["worker"] == "t1@llmix"
+    assert calls_for(fleet, req) == 2
+    assert output["latencyMs"] < 30_000  # took over at lock expiry (2 s), not after lock_wait_s
+    fleet.workers.remove(holder)
