@@ -30,6 +30,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/cache_bench.py
+	$(BIN)/python bench/worker_bench.py
+	$(BIN)/python bench/fleet_bench.py
 
 demo: $(STAMP)
 	$(BIN)/python -m llmix_workers.demo
