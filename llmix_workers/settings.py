@@ -39,6 +39,21 @@ SETTINGS_FILE_ENV = "LLMIX_SETTINGS"
 _settings_file: ContextVar[Path | None] = ContextVar("llmix_settings_file", default=None)
 
 
+REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+
+
+def _url_with_scheme(value: SecretStr | None, schemes: frozenset[str]) -> SecretStr | None:
+    """An empty URL is no URL; any other must use one of ``schemes`` (only the scheme is shown
+    in the error: the rest may hold a password)."""
+    if value is None or not value.get_secret_value():
+        return None
+    scheme = value.get_secret_value().split("://", 1)[0]
+    if scheme not in schemes:
+        allowed = ", ".join(f"{name}://" for name in sorted(schemes))
+        raise ValueError(f"must start with one of {allowed} (got {scheme[:16]}://)")
+    return value
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -55,12 +70,7 @@ class RedisSettings(_Section):
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value():
-            return None
-        scheme = value.get_secret_value().split("://", 1)[0]
-        if scheme not in {"redis", "rediss", "unix"}:
-            raise ValueError(f"must start with redis://, rediss:// or unix:// (got {scheme}://)")
-        return value
+        return _url_with_scheme(value, REDIS_SCHEMES)
 
 
 class CacheSettings(_Section):
@@ -89,7 +99,15 @@ class FleetSettings(_Section):
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        return RedisSettings._known_scheme(value)
+        return _url_with_scheme(value, REDIS_SCHEMES)
+
+    @field_validator("heartbeat_ttl_s")
+    @classmethod
+    def _outlives_a_sync(cls, value: float, info: ValidationInfo) -> float:
+        interval = info.data.get("sync_interval_s")
+        if interval is not None and value <= interval:
+            raise ValueError(f"must exceed sync_interval_s ({interval}), or live workers look dead")
+        return value
 
 
 class LLMSettings(_Section):
@@ -153,13 +171,8 @@ class WorkerSettings(_Section):
 
     @field_validator("broker_url", "result_backend")
     @classmethod
-    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value():
-            return None
-        scheme = value.get_secret_value().split("://", 1)[0]
-        if scheme not in {"redis", "rediss", "amqp", "amqps", "pyamqp", "memory", "cache+memory"}:
-            raise ValueError(f"unsupported scheme {scheme}://")
-        return value
+    def _celery_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        return _url_with_scheme(value, REDIS_SCHEMES | {"amqp", "amqps", "pyamqp"})
 
 
 class Settings(BaseSettings):

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from llmix_workers.llm.stub import request_digest
 from llmix_workers.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.producer import CompletionProducer, JobFailed
+from tests.celery.jobs import calls_for, request
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -22,21 +21,6 @@ def pair(fleet: LocalFleet) -> Iterator[tuple[LocalWorker, LocalWorker]]:
     first = fleet.add_worker("w1", queues="llmix,w1", concurrency=8)
     second = fleet.add_worker("w2", queues="llmix,w2", concurrency=8)
     yield first, second
-
-
-def request(prompt: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "provider": "openai",
-        "model": "gpt-4o-mini",
-        "messages": [{"role": "user", "content": f"{prompt} {uuid.uuid4().hex}"}],
-        **extra,
-    }
-
-
-def calls_for(fleet: LocalFleet, req: dict[str, Any]) -> int:
-    assert fleet.stub is not None
-    by_digest = fleet.stub.calls()["by_digest"]
-    return int(by_digest.get(request_digest(req["model"], req["messages"]), 0))
 
 
 def test_first_run_calls_once_then_l1_on_the_same_worker_and_l2_on_another(

@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,11 +17,11 @@ import pytest
 import redis
 
 from llmix_workers.fleet.control import FleetControl
-from llmix_workers.llm.stub import request_digest
 from llmix_workers.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.producer import CompletionProducer
 from llmix_workers.redis_server import PrivateRedis
 from llmix_workers.settings import Settings
+from tests.celery.jobs import calls_for, request
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -81,20 +80,6 @@ def control(settings: Settings, fleet: LocalFleet, l2_redis: PrivateRedis) -> Fl
         worker.resume()
     l2_redis.resume()
     return FleetControl(settings)
-
-
-def request(prompt: str) -> dict[str, Any]:
-    return {
-        "provider": "openai",
-        "model": "gpt-4o-mini",
-        "messages": [{"role": "user", "content": f"{prompt} {uuid.uuid4().hex}"}],
-    }
-
-
-def calls_for(fleet: LocalFleet, req: dict[str, Any]) -> int:
-    assert fleet.stub is not None
-    digest = request_digest(req["model"], req["messages"])
-    return int(fleet.stub.calls()["by_digest"].get(digest, 0))
 
 
 def warm_every_process(producer: CompletionProducer, req: dict[str, Any]) -> None:
