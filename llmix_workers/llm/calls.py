@@ -69,9 +69,10 @@ class CompletionService:
         return self._from_result(job, outcome, key, started, coalesced=not leader)
 
     def _call_once(self, job: CompletionJob, key: str, cache: TwoTierCache) -> LLMResult | CacheHit:
-        """The provider call for a cache miss, under the fleet lock while L2 can be read."""
+        """The provider call for a cache miss, under the fleet lock while L2 can be read (and
+        the answer will be written there for the waiters to find)."""
         lock = self.fleet_lock
-        if lock is None or not cache.l2_readable:
+        if lock is None or not cache.l2_readable or job.cache not in WRITING_MODES:
             return self._call(job, key)
         found: LLMResult | CacheHit = lock.run(
             key, lambda: self._call(job, key), lambda: cache.get(key, record=False)
