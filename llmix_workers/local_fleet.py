@@ -121,7 +121,8 @@ class LocalWorker:
 class LocalFleet:
     """Redis + (stub provider) + worker processes, all torn down by :meth:`close`.
 
-    ``worker_env`` adds environment variables for the workers (e.g. ``LLMIX_WORKER__...``).
+    ``worker_env`` adds environment variables for the workers (e.g. ``LLMIX_WORKER__...``); it
+    stays a public dict, read each time a worker starts.
     With ``stub=False`` the workers use whatever provider keys the environment has.
     """
 
@@ -139,7 +140,7 @@ class LocalFleet:
         self.redis: PrivateRedis | None = None if redis_url else PrivateRedis()
         self._redis_url = redis_url
         self.stub: StubProvider | None = StubProvider(latency_ms=stub_latency_ms) if stub else None
-        self._worker_env = dict(worker_env or {})
+        self.worker_env = dict(worker_env or {})
         self.workers: list[LocalWorker] = []
         self._control_app: Any = None
 
@@ -170,7 +171,7 @@ class LocalFleet:
                 env[f"LLMIX_LLM__BASE_URLS__{provider.upper()}"] = self.stub.base_url + "/v1"
             env["LLMIX_LLM__BASE_URLS__ANTHROPIC"] = self.stub.base_url
             env["OPENAI_API_KEY"] = env["ANTHROPIC_API_KEY"] = STUB_KEY
-        env.update(self._worker_env)
+        env.update(self.worker_env)
         return env
 
     def settings(self, **overrides: Any) -> Settings:

@@ -51,7 +51,7 @@ def fleet(l2_redis: PrivateRedis) -> Iterator[LocalFleet]:
             LLMIX_WORKER__RESULT_BACKEND=local.redis_url,
             LLMIX_FLEET__REDIS_URL=local.redis_url,
         )
-        local._worker_env.update(env)
+        local.worker_env.update(env)
         local.add_worker("t1", queues="llmix,t1", concurrency=8)
         local.add_worker("t2", queues="llmix,t2", concurrency=8)
         local.add_worker("p3", queues="llmix,p3", pool="prefork", concurrency=2)

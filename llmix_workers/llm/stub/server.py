@@ -13,7 +13,6 @@ show that the client never lets it through.
 from __future__ import annotations
 
 import logging
-import socket
 import socketserver
 import threading
 from collections.abc import Iterable, Mapping
@@ -152,10 +151,3 @@ class StubProvider:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (for starting a stub in another process)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
