@@ -175,6 +175,30 @@ class WorkerSettings(_Section):
         return _url_with_scheme(value, REDIS_SCHEMES | {"amqp", "amqps", "pyamqp"})
 
 
+class ModelPrice(_Section):
+    """What a model costs, USD per million tokens (for the cost-saved metric)."""
+
+    input_per_million: float = Field(ge=0)
+    output_per_million: float = Field(ge=0)
+
+
+class TelemetrySettings(_Section):
+    """Prometheus metrics, health endpoints and OpenTelemetry traces of a worker node."""
+
+    metrics_port: int = Field(0, ge=0, le=65535)
+    metrics_host: str = Field("0.0.0.0", min_length=1)
+    multiproc_dir: str = ""
+    max_model_labels: int = Field(20, ge=1, le=1000)
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    liveness_timeout_s: float = Field(120.0, gt=0, le=86_400)
+    readiness_timeout_s: float = Field(30.0, gt=0, le=86_400)
+    otel_enabled: bool = False
+    otel_endpoint: str = ""
+    otel_service_name: str = Field("llmix-workers", min_length=1)
+    otel_sampling_ratio: float = Field(1.0, ge=0, le=1)
+    otel_record_content: bool = False
+
+
 class Settings(BaseSettings):
     """Everything llmix_workers can be told, one typed object handed down from the edge."""
 
@@ -191,6 +215,7 @@ class Settings(BaseSettings):
     fleet: FleetSettings = FleetSettings()
     llm: LLMSettings = LLMSettings()
     worker: WorkerSettings = WorkerSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @classmethod
     def settings_customise_sources(
