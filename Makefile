@@ -34,7 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/fleet_bench.py
 
 demo: $(STAMP)
-	$(BIN)/python -m llmix_workers.demo
+	$(BIN)/llmix-workers demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -31,7 +31,8 @@ from rich.console import Console
 from rich.table import Table
 
 from llmix_workers import RedisL2, TwoTierCache, generate_cache_key
-from llmix_workers.redis_server import PrivateRedis
+from llmix_workers.settings import CacheSettings
+from llmix_workers.testing.redis_server import PrivateRedis
 
 SYSTEM = (
     "You are a meticulous assistant for a logistics company. Answer in plain English, cite the "
@@ -113,7 +114,7 @@ def run(rounds: int) -> list[dict[str, Any]]:
     with PrivateRedis() as server:
         raw = redis.Redis.from_url(server.url)  # a default redis-py client: the floor's GET
         l2 = RedisL2(server.url)
-        cache = TwoTierCache("redis", l2=l2)
+        cache = TwoTierCache("redis", CacheSettings(), l2=l2)
 
         def row(name: str, target: float | None, op: Callable[[int], object],
                 floor: Callable[[int], object], count: int) -> None:  # fmt: skip
@@ -146,7 +147,9 @@ def run(rounds: int) -> list[dict[str, Any]]:
         keys = [generate_cache_key(r) for r in pair]
         for k in keys:
             cache.set(k, ANSWER)
-        one_slot = TwoTierCache("redis", l2=l2, l1_max_entries=1)  # alternating keys: all L1 misses
+        one_slot = TwoTierCache(
+            "redis", CacheSettings(l1_max_entries=1), l2=l2
+        )  # alternating keys: all L1 misses
         row("L2 hit", 1.2, lambda i: one_slot.get(generate_cache_key(pair[i & 1])),
             lambda i: orjson.loads(raw.get(keys[i & 1]) or b"{}") and floor_key(pair[i & 1]),
             3_000)  # fmt: skip

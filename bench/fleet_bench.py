@@ -25,10 +25,11 @@ from rich.table import Table
 
 from llmix_workers import TwoTierCache, generate_cache_key
 from llmix_workers.cache.backends.redis import glob_escape
-from llmix_workers.fleet.control import FleetControl
 from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.fleet.member import FleetMember
-from llmix_workers.local_fleet import LocalFleet
+from llmix_workers.jobs.build import build_fleet_control
+from llmix_workers.settings import CacheSettings
+from llmix_workers.testing.local_fleet import LocalFleet
 
 PREFIX = "llmix:resp:v2:"
 
@@ -55,7 +56,7 @@ def raw_scan_unlink(client: redis.Redis, batch: int) -> int:
 
 def clear_rows(fleet: LocalFleet, keys: int, rounds: int) -> dict[str, Any]:
     settings = fleet.settings()
-    control = FleetControl(settings)
+    control = build_fleet_control(settings)
     client = redis.Redis.from_url(fleet.redis_url)
     batch = settings.cache.clear_batch_size
     raws, l2s, totals, acks, rtts = [], [], [], [], []
@@ -93,10 +94,13 @@ def clear_rows(fleet: LocalFleet, keys: int, rounds: int) -> dict[str, Any]:
 
 
 def l1_check_rows(fleet: LocalFleet, rounds: int) -> dict[str, Any]:
-    cache = TwoTierCache("memory")
     member = FleetMember(
-        cache, redis.Redis.from_url(fleet.redis_url), FleetKeys.for_prefix(PREFIX), node="bench"
-    ).start()
+        redis.Redis.from_url(fleet.redis_url), FleetKeys.for_prefix(PREFIX), node="bench"
+    )
+    cache = TwoTierCache("memory", CacheSettings(), invalidator=member)
+    member.start()
+    local = TwoTierCache("memory", CacheSettings())
+    local.set(generate_cache_key(chat_request()), "answer")
     request = chat_request()
     key = generate_cache_key(request)
     cache.set(key, "answer")
@@ -106,11 +110,10 @@ def l1_check_rows(fleet: LocalFleet, rounds: int) -> dict[str, Any]:
         return plain.get(PREFIX + floor_key(request))
 
     def checked(_: int) -> object:
-        member.ensure_fresh()
         return cache.get(generate_cache_key(request))
 
     def unchecked(_: int) -> object:
-        return cache.get(generate_cache_key(request))
+        return local.get(generate_cache_key(request))
 
     with_check = compare(checked, floor, 20_000, rounds)
     without = compare(unchecked, floor, 20_000, rounds)

@@ -20,9 +20,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from llmix_workers.constants import TASK_COMPLETE, TASK_NOOP
-from llmix_workers.local_fleet import LocalFleet
 from llmix_workers.producer import CompletionProducer
+from llmix_workers.testing.local_fleet import LocalFleet
+from llmix_workers.worker.tasks import TASK_COMPLETE, TASK_NOOP
 
 
 def requests(distinct: int) -> list[dict[str, Any]]:

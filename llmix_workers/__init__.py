@@ -5,8 +5,8 @@ from llmix_workers.cache.backends.memory import MemoryL2
 from llmix_workers.cache.backends.null import NullL2
 from llmix_workers.cache.backends.redis import RedisL2
 from llmix_workers.cache.entry import Entry, decode_entry, encode_entry
-from llmix_workers.cache.factory import build_response_cache
 from llmix_workers.cache.keys import CacheKeyParams, generate_cache_key
+from llmix_workers.cache.stats import CacheStats
 from llmix_workers.cache.strategy import (
     CachingStrategy,
     ResponseCacheStrategy,
@@ -14,7 +14,7 @@ from llmix_workers.cache.strategy import (
     resolve_response_cache_strategy,
     should_skip_cache,
 )
-from llmix_workers.cache.tiered import CacheHit, CacheStats, ClearResult, TwoTierCache
+from llmix_workers.cache.tiered import CacheHit, ClearResult, TwoTierCache
 from llmix_workers.errors import (
     CacheError,
     CacheKeyError,
@@ -23,6 +23,7 @@ from llmix_workers.errors import (
     L2Unavailable,
     LlmixError,
 )
+from llmix_workers.jobs.build import build_response_cache
 from llmix_workers.settings import Settings, load_settings
 
 __all__ = [

@@ -18,11 +18,11 @@ from typing import Any
 from celery import Celery
 from celery.exceptions import TimeoutError as ResultTimeout
 
-from llmix_workers.constants import TASK_COMPLETE
 from llmix_workers.errors import InvalidRequest, LlmixError
-from llmix_workers.llm.job import CompletionJob
+from llmix_workers.jobs.job import CompletionJob
 from llmix_workers.settings import Settings
 from llmix_workers.worker.app import create_app
+from llmix_workers.worker.tasks import TASK_COMPLETE
 
 
 class JobFailed(LlmixError):

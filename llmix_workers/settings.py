@@ -30,8 +30,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from llmix_workers.cache.keys import DEFAULT_KEY_PREFIX
 from llmix_workers.cache.strategy import CachingStrategy
-from llmix_workers.constants import DEFAULT_KEY_PREFIX, DEFAULT_L1_MAX_ENTRIES, DEFAULT_TTL_S
 from llmix_workers.errors import ConfigError
 
 ENV_PREFIX = "LLMIX_"
@@ -78,8 +78,8 @@ class CacheSettings(_Section):
 
     strategy: CachingStrategy = "redis-or-memory"
     key_prefix: str = Field(DEFAULT_KEY_PREFIX, min_length=1, max_length=256)
-    ttl_s: int = Field(DEFAULT_TTL_S, ge=1, le=365 * 24 * 3600)
-    l1_max_entries: int = Field(DEFAULT_L1_MAX_ENTRIES, ge=1, le=10_000_000)
+    ttl_s: int = Field(3600, ge=1, le=365 * 24 * 3600)
+    l1_max_entries: int = Field(1000, ge=1, le=10_000_000)
     l2_cooloff_s: float = Field(5.0, ge=0, le=3600)
     l2_max_entry_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     clear_batch_size: int = Field(1000, ge=1, le=100_000)

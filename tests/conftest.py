@@ -8,8 +8,8 @@ import pytest
 import redis
 
 from llmix_workers.errors import ConfigError
-from llmix_workers.redis_server import PrivateRedis
 from llmix_workers.testing.clock import FakeClock
+from llmix_workers.testing.redis_server import PrivateRedis
 
 
 @pytest.fixture(scope="session")

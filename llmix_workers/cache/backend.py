@@ -8,7 +8,10 @@ raises :class:`~llmix_workers.errors.L2Unavailable` when its store cannot be rea
 from __future__ import annotations
 
 import enum
-from typing import Final, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from llmix_workers.cache.stats import CacheStats
 
 
 class _Miss(enum.Enum):
@@ -51,4 +54,40 @@ class L2Backend(Protocol):
 
     def close(self) -> None:
         """Release connections. The backend is not used afterwards."""
+        ...
+
+
+class L1Owner(Protocol):
+    """What an :class:`Invalidator` may ask of the cache it serves (nothing of its internals)."""
+
+    def clear_l1(self) -> int:
+        """Drop this process's L1; return how many entries it held."""
+        ...
+
+    def stats(self) -> CacheStats:
+        """The cache's numbers, for the fleet's stats requests."""
+        ...
+
+
+@runtime_checkable
+class Invalidator(Protocol):
+    """Says whether what a cache holds may still be served (dogpile's invalidation strategy).
+
+    Each implementation states its reach: :class:`~llmix_workers.cache.invalidation.
+    LocalInvalidator` covers this process only; :class:`~llmix_workers.fleet.member.FleetMember`
+    follows the fleet's generation and blocked flag in Redis. Methods are called on the cache's
+    hot path from many threads: a fresh answer must cost no I/O.
+    """
+
+    def attach(self, cache: L1Owner) -> None:
+        """Called once by the cache it serves: a moved generation drops that cache's L1."""
+        ...
+
+    def generation(self) -> int:
+        """The current generation, re-checked first when the last check is too old. When it
+        has moved, the attached cache's L1 was dropped before this returns."""
+        ...
+
+    def l2_blocked(self) -> bool:
+        """True while L2 must not be read: a clear is running, or its L2 part failed."""
         ...

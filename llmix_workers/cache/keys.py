@@ -1,6 +1,6 @@
 """Request → LLMix cache key: ``prefix + sha256(canonical JSON of the key params)``.
 
-Only the fifteen fields of :data:`~llmix_workers.constants.CACHE_KEY_FIELDS` count; absent and
+Only the fifteen fields of :data:`CACHE_KEY_FIELDS` count; absent and
 null ones are left out, as are a top-level NaN/±Inf and an empty ``baseUrl``. The digest never
 depends on the prefix.
 
@@ -14,12 +14,24 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any, Final, TypedDict
 
 import orjson
 
 from llmix_workers.cache.canonical import canonical_json, js_number
-from llmix_workers.constants import CACHE_KEY_FIELDS, DEFAULT_KEY_PREFIX
+
+#: Default LLMix response-cache key prefix (llmix-rs 2.x); a setting. The digest ignores it.
+DEFAULT_KEY_PREFIX: Final = "llmix:resp:v2:"
+#: Prefix of the published Python and TypeScript 2.x bindings; same digest.
+LEGACY_KEY_PREFIX: Final = "llmix:resp:"
+#: Fields that make up a cache key, in their camelCase wire names. All others are ignored.
+CACHE_KEY_FIELDS: Final = frozenset(
+    {
+        "baseUrl", "enableThinking", "frequencyPenalty", "maxOutputTokens", "messages", "model",
+        "presencePenalty", "provider", "providerOptions", "responseFormat", "seed",
+        "stopSequences", "temperature", "topK", "topP",
+    }
+)  # fmt: skip
 
 
 class CacheKeyParams(TypedDict, total=False):

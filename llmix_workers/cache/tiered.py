@@ -4,7 +4,8 @@ Policy only: lookup order, back-fill, TTLs, health and the blocked-after-failed-
 storage is a :class:`~llmix_workers.cache.local.LocalLRU` and any
 :class:`~llmix_workers.cache.backend.L2Backend`. An L2 outage is a miss, never an exception out
 of :meth:`get` or :meth:`set`; after three consecutive failed writes L2 is unhealthy and is left
-alone for ``l2_cooloff_s``, then probed once per cool-off until a write succeeds.
+alone for ``l2_cooloff_s``, then probed once per cool-off until a write succeeds. Whether L1 may
+still be served and L2 read is the :class:`~llmix_workers.cache.backend.Invalidator`'s call.
 """
 
 from __future__ import annotations
@@ -13,25 +14,39 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple, Protocol
 
-from llmix_workers.cache.backend import MISS, L2Backend, Miss
+from llmix_workers.cache.backend import MISS, Invalidator, L2Backend, Miss
 from llmix_workers.cache.backends.null import NullL2
 from llmix_workers.cache.entry import Entry, decode_entry, encode_entry
+from llmix_workers.cache.invalidation import LocalInvalidator, clear_entries
 from llmix_workers.cache.local import LocalLRU
+from llmix_workers.cache.stats import CacheStats
 from llmix_workers.cache.strategy import ResponseCacheStrategy
-from llmix_workers.constants import (
-    DEFAULT_KEY_PREFIX,
-    DEFAULT_L1_MAX_ENTRIES,
-    DEFAULT_TTL_S,
-    L2_UNHEALTHY_AFTER_FAILURES,
-)
-from llmix_workers.errors import ClearFailed, ConfigError, L2Unavailable
+from llmix_workers.errors import ConfigError, L2Unavailable
 
 logger = logging.getLogger(__name__)
 
 CacheTier = Literal["l1", "l2"]
+#: Consecutive failed L2 writes that mark L2 unhealthy (LLMix).
+L2_UNHEALTHY_AFTER_FAILURES: Final = 3
+
+
+class CacheConfig(Protocol):
+    """The settings section a TwoTierCache reads (``CacheSettings`` is one)."""
+
+    @property
+    def key_prefix(self) -> str: ...
+    @property
+    def ttl_s(self) -> int: ...
+    @property
+    def l1_max_entries(self) -> int: ...
+    @property
+    def l2_cooloff_s(self) -> float: ...
+    @property
+    def l2_max_entry_bytes(self) -> int: ...
+    @property
+    def clear_batch_size(self) -> int: ...
 
 
 class CacheHit(NamedTuple):
@@ -44,24 +59,7 @@ class CacheHit(NamedTuple):
     extra: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CacheStats:
-    """What :meth:`TwoTierCache.stats` reports; the first five fields are the LLMix ones."""
-
-    l1_size: int
-    l1_max: int
-    l2_enabled: bool
-    l2_healthy: bool
-    strategy: ResponseCacheStrategy
-    l2_blocked: bool = False
-    l1_hits: int = 0
-    l2_hits: int = 0
-    misses: int = 0
-    l2_errors: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ClearResult:
+class ClearResult(NamedTuple):
     """What a successful :meth:`TwoTierCache.clear` removed."""
 
     l1_dropped: int
@@ -73,32 +71,31 @@ class TwoTierCache:
 
     def __init__(
         self,
-        strategy: ResponseCacheStrategy = "memory",
+        strategy: ResponseCacheStrategy,
+        config: CacheConfig,
         *,
         l2: L2Backend | None = None,
-        ttl_s: int = DEFAULT_TTL_S,
-        l1_max_entries: int = DEFAULT_L1_MAX_ENTRIES,
-        l2_cooloff_s: float = 5.0,
-        l2_max_entry_bytes: int = 8 * 1024 * 1024,
-        key_prefix: str = DEFAULT_KEY_PREFIX,
-        clear_batch_size: int = 1000,
+        invalidator: Invalidator | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        if ttl_s < 1:
-            raise ConfigError(f"ttl_s must be at least 1 second, got {ttl_s}")
+        if config.ttl_s < 1:
+            raise ConfigError(f"ttl_s must be at least 1 second, got {config.ttl_s}")
         if strategy == "memory":
             l2 = NullL2()
         elif l2 is None or not l2.enabled:
             raise ConfigError(f'cache strategy "{strategy}" needs an L2 backend')
         self.strategy: ResponseCacheStrategy = strategy
-        self.ttl_s = ttl_s
-        self.key_prefix = key_prefix
-        self._l1: LocalLRU[CacheHit] = LocalLRU(l1_max_entries, clock)
+        self.ttl_s = config.ttl_s
+        self.key_prefix = config.key_prefix
+        self._l1: LocalLRU[CacheHit] = LocalLRU(config.l1_max_entries, clock)
         self._l2: L2Backend = l2
-        self._cooloff_s = l2_cooloff_s
-        self._max_entry_bytes = l2_max_entry_bytes
-        self._clear_batch_size = clear_batch_size
+        self._cooloff_s = config.l2_cooloff_s
+        self._max_entry_bytes = config.l2_max_entry_bytes
+        self._clear_batch_size = config.clear_batch_size
+        self._invalidator: Invalidator = invalidator or LocalInvalidator()
+        self._invalidator.attach(self)
+        self._clears = 0
         self._clock = clock
         self._monotonic = monotonic
         self._state_lock = threading.Lock()
@@ -117,20 +114,35 @@ class TwoTierCache:
         return self._l1
 
     @property
+    def invalidator(self) -> Invalidator:
+        return self._invalidator
+
+    @property
     def l2_readable(self) -> bool:
         """L2 is on, healthy and not blocked: a lookup now may find what another process wrote."""
-        return self._l2.enabled and self._healthy and not self._blocked
+        return (
+            self._l2.enabled
+            and self._healthy
+            and not self._blocked
+            and not self._invalidator.l2_blocked()
+        )
+
+    def epoch(self) -> tuple[int, int]:
+        """Where this cache stands now (generation, local clears); hand it to :meth:`set` to
+        drop an answer computed across a clear."""
+        return self._invalidator.generation(), self._clears
 
     def get(self, key: str, *, record: bool = True) -> CacheHit | Miss:
         """L1, then L2 (back-filling L1 with the entry's original ``cached_at``), else ``MISS``.
 
         ``record=False`` leaves the hit/miss counters alone (for polling while waiting).
         """
+        self._invalidator.generation()  # a moved generation drops L1 first
         hit = self._l1.get(key)
         if hit is not MISS:
             self.l1_hits += record
             return hit
-        if self._blocked or not self._l2_usable():
+        if self._blocked or self._invalidator.l2_blocked() or not self._l2_usable():
             self.misses += record
             return MISS
         try:
@@ -162,11 +174,17 @@ class TwoTierCache:
         *,
         ttl_s: int | None = None,
         extra: Mapping[str, Any] | None = None,
-    ) -> None:
+        epoch: tuple[int, int] | None = None,
+    ) -> bool:
         """Store ``value`` in L1 and, best effort, in L2 for ``ttl_s`` (default: the cache TTL).
 
-        ``extra`` fields go into the L2 entry beside ``data`` and ``cached_at``.
+        ``extra`` fields go into the L2 entry beside ``data`` and ``cached_at``. With ``epoch``
+        (from :meth:`epoch` before the answer was computed), nothing is stored when a clear
+        happened since; the return value says whether the value was stored.
         """
+        if epoch is not None and epoch != self.epoch():
+            logger.info("answer computed across a cache clear: not stored")
+            return False
         ttl = self.ttl_s if ttl_s is None else max(1, int(ttl_s))
         now = self._clock()
         fields = dict(extra) if extra else {}
@@ -174,7 +192,7 @@ class TwoTierCache:
             fields["ttl_s"] = ttl
         self._l1.put(key, CacheHit(value, "l1", now, fields or None), now + ttl)
         if not self._l2.enabled or not self._l2_usable():
-            return
+            return True
         payload = encode_entry(Entry(value, now, fields))
         if len(payload) > self._max_entry_bytes:
             logger.warning(
@@ -182,13 +200,14 @@ class TwoTierCache:
                 len(payload),
                 self._max_entry_bytes,
             )
-            return
+            return True
         try:
             self._l2.set(key, payload, ttl)
         except L2Unavailable as exc:
             self._write_failed(exc)
         else:
             self._write_succeeded()
+        return True
 
     def clear(self) -> ClearResult:
         """Empty L1, then delete every L2 key under the prefix (SCAN + UNLINK in batches).
@@ -200,24 +219,18 @@ class TwoTierCache:
         Raises:
             ClearFailed: the L2 part failed; L2 reads stay blocked until a later clear succeeds.
         """
+        self._clears += 1
         dropped = self._l1.clear()
         if not self._l2.enabled:
             return ClearResult(dropped, 0)
-        self._blocked = True
-        try:
-            deleted = self._l2.delete_prefix(self.key_prefix, self._clear_batch_size)
-        except L2Unavailable as exc:
-            logger.error("cache clear failed, L2 reads blocked until a clear succeeds: %s", exc)
-            raise ClearFailed(f"L2 clear failed, L2 reads stay blocked: {exc}") from None
-        self._blocked = False
+        deleted = clear_entries(self._l2, self.key_prefix, self._clear_batch_size, self._block)
         return ClearResult(dropped, deleted)
 
     def clear_l1(self) -> int:
         """Drop this process's L1 only; return how many entries it held."""
         return self._l1.clear()
 
-    def block_l2(self, blocked: bool) -> None:
-        """Block or unblock L2 reads (fleet state sets this from Redis for every process)."""
+    def _block(self, blocked: bool) -> None:
         self._blocked = blocked
 
     def stats(self) -> CacheStats:
@@ -227,11 +240,12 @@ class TwoTierCache:
             l2_enabled=self._l2.enabled,
             l2_healthy=self._healthy,
             strategy=self.strategy,
-            l2_blocked=self._blocked,
+            l2_blocked=self._blocked or self._invalidator.l2_blocked(),
             l1_hits=self.l1_hits,
             l2_hits=self.l2_hits,
             misses=self.misses,
             l2_errors=self.l2_errors,
+            generation=self._invalidator.generation(),
         )
 
     def close(self) -> None:

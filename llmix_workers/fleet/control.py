@@ -1,9 +1,10 @@
 """The clearing side: fleet-wide clear with acknowledgements, and per-process stats.
 
-A clear sets the "L2 blocked" flag, bumps the generation, deletes every L2 key under the prefix
-(SCAN + UNLINK in batches), clears the flag when that succeeded, then publishes the clear on the
-events channel and collects one acknowledgement per live process (the members set says who is
-live). It returns as soon as every expected process has answered, or at the timeout. Processes
+A clear follows the one clear rule (:func:`~llmix_workers.cache.invalidation.clear_entries`) with
+the fleet's flag as the block: set the "L2 blocked" flag and bump the generation together, delete
+every L2 entry under the prefix, clear the flag when that succeeded. Then it publishes the clear
+on the events channel and collects one acknowledgement per live process (the members set says who
+is live). It returns as soon as every expected process has answered, or at the timeout. Processes
 that missed the message still drop their L1 at their next generation check.
 """
 
@@ -17,12 +18,12 @@ from typing import Any
 import orjson
 import redis
 
-from llmix_workers.cache.backends.redis import RedisL2
-from llmix_workers.errors import L2Unavailable
-from llmix_workers.fleet.keys import FleetKeys, fleet_client
-from llmix_workers.settings import Settings
-
-_FAILURES = (redis.RedisError, OSError)
+from llmix_workers.cache.backend import L2Backend
+from llmix_workers.cache.invalidation import clear_entries
+from llmix_workers.errors import ClearFailed, L2Unavailable
+from llmix_workers.fleet.client import REDIS_ERRORS
+from llmix_workers.fleet.keys import FleetKeys
+from llmix_workers.settings import CacheSettings, FleetSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,75 +72,83 @@ class ClearReport:
 
 
 class FleetControl:
-    """Clears and stats for the fleet sharing ``settings``' cache prefix."""
+    """Clears and stats for the fleet sharing ``cache.key_prefix``. Reach: every process."""
 
-    def __init__(self, settings: Settings, *, client: redis.Redis | None = None) -> None:
-        self.settings = settings
-        self.keys = FleetKeys.for_prefix(settings.cache.key_prefix)
-        self.client = client or fleet_client(settings, socket_timeout_s=5.0)
+    def __init__(
+        self,
+        client: redis.Redis,
+        l2: L2Backend,
+        *,
+        cache: CacheSettings,
+        fleet: FleetSettings,
+    ) -> None:
+        self.client = client
+        self.l2 = l2
+        self.cache = cache
+        self.fleet = fleet
+        self.keys = FleetKeys.for_prefix(cache.key_prefix)
 
     def live_members(self) -> list[str]:
         """``node|pid`` of every process whose heartbeat is recent enough."""
-        since = time.time() - self.settings.fleet.heartbeat_ttl_s
+        since = time.time() - self.fleet.heartbeat_ttl_s
         self.client.zremrangebyscore(self.keys.members, "-inf", f"({since}")
         raw = self.client.zrangebyscore(self.keys.members, since, "+inf")
         return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in raw)
 
     def clear(self, *, timeout_s: float | None = None) -> ClearReport:
         """Clear L2 and every L1 of the fleet; see the module docstring for the order."""
-        timeout_s = self.settings.fleet.clear_timeout_s if timeout_s is None else timeout_s
+        timeout_s = self.fleet.clear_timeout_s if timeout_s is None else timeout_s
         request_id = uuid.uuid4().hex
+        generation: list[int] = []
+
+        def block(on: bool) -> None:
+            if on:
+                pipe = self.client.pipeline(transaction=True)
+                pipe.set(self.keys.blocked, request_id)
+                pipe.incr(self.keys.generation)
+                generation.append(int(pipe.execute()[1]))
+            else:
+                self.client.delete(self.keys.blocked)
+
+        started = time.perf_counter()
         try:
             expected = self.live_members()
-            self.client.set(self.keys.blocked, request_id)
-            generation = int(self.client.incr(self.keys.generation))
-        except _FAILURES as exc:
-            return ClearReport(None, 0, f"fleet state unreachable, nothing cleared: {exc}")
-        deleted, error, l2_s = self._delete_l2()
+            deleted = clear_entries(self.l2, self.cache.key_prefix, self.cache.clear_batch_size,
+                                    block)  # fmt: skip
+            error = None
+        except REDIS_ERRORS as exc:
+            if not generation:
+                return ClearReport(None, 0, f"fleet state unreachable, nothing cleared: {exc}")
+            deleted, error = 0, f"fleet state unreachable after the generation moved: {exc}"
+        except ClearFailed as exc:
+            deleted, error = 0, str(exc)
+        l2_s = time.perf_counter() - started
+        event = {"kind": "clear", "id": request_id, "generation": generation[0],
+                 "blocked": error is not None}  # fmt: skip
         try:
-            if error is None:
-                self.client.delete(self.keys.blocked)
-            event = {"kind": "clear", "id": request_id, "generation": generation,
-                     "blocked": error is not None}  # fmt: skip
             replies = self._broadcast(request_id, event, expected, timeout_s)
-        except _FAILURES as exc:
-            return ClearReport(generation, deleted, error or f"broadcast failed: {exc}",
+        except REDIS_ERRORS as exc:
+            return ClearReport(generation[0], deleted, error or f"broadcast failed: {exc}",
                                silent=expected, l2_s=l2_s)  # fmt: skip
-        return ClearReport(generation, deleted, error, replies.answers, replies.silent, l2_s,
+        return ClearReport(generation[0], deleted, error, replies.answers, replies.silent, l2_s,
                            replies.elapsed_s)  # fmt: skip
 
     def stats(self, *, timeout_s: float | None = None) -> tuple[Replies, int | None]:
         """Every live process's cache stats, and the fleet-wide L2 key count (None if unknown)."""
-        timeout_s = self.settings.fleet.clear_timeout_s if timeout_s is None else timeout_s
+        timeout_s = self.fleet.clear_timeout_s if timeout_s is None else timeout_s
         request_id = uuid.uuid4().hex
         replies = self._broadcast(
             request_id, {"kind": "stats", "id": request_id}, self.live_members(), timeout_s
         )
         try:
-            l2 = RedisL2.from_settings(self.settings.redis)
-            try:
-                count: int | None = l2.count_prefix(self.settings.cache.key_prefix)
-            finally:
-                l2.close()
+            count: int | None = self.l2.count_prefix(self.cache.key_prefix)
         except L2Unavailable:
             count = None
         return replies, count
 
-    def _delete_l2(self) -> tuple[int, str | None, float]:
-        started = time.perf_counter()
-        try:
-            l2 = RedisL2.from_settings(self.settings.redis)
-        except L2Unavailable as exc:
-            return 0, str(exc), 0.0
-        try:
-            deleted = l2.delete_prefix(
-                self.settings.cache.key_prefix, self.settings.cache.clear_batch_size
-            )
-            return deleted, None, time.perf_counter() - started
-        except L2Unavailable as exc:
-            return 0, str(exc), time.perf_counter() - started
-        finally:
-            l2.close()
+    def close(self) -> None:
+        self.l2.close()
+        self.client.close()
 
     def _broadcast(
         self, request_id: str, event: dict[str, Any], expected: list[str], timeout_s: float

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Final
 
-import redis
-
-from llmix_workers.constants import FLEET_ROOT
-from llmix_workers.errors import ConfigError
-from llmix_workers.settings import Settings
+#: Root of every fleet-coordination key in Redis (generation, blocked flag, members, locks).
+FLEET_ROOT: Final = "llmix:fleet:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,21 +47,3 @@ class FleetKeys:
 
     def lock(self, cache_key: str) -> str:
         return self.root + "lock:" + hashlib.sha256(cache_key.encode()).hexdigest()[:32]
-
-
-def fleet_client(settings: Settings, *, socket_timeout_s: float | None = None) -> redis.Redis:
-    """A redis-py client for fleet state (``fleet.redis_url``, else the cache's Redis).
-
-    Raises:
-        ConfigError: no Redis URL is configured at all.
-    """
-    url = settings.fleet_redis_url
-    if not url:
-        raise ConfigError("fleet coordination needs Redis: set REDIS_URL or fleet.redis_url")
-    timeout = settings.redis.socket_timeout_s if socket_timeout_s is None else socket_timeout_s
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=settings.redis.connect_timeout_s,
-        health_check_interval=0,
-    )

@@ -1,12 +1,13 @@
-"""FleetMember: one worker process's seat in the fleet (the RedisInvalidator of STYLE.md).
+"""FleetMember: one worker process's seat in the fleet, the Redis-backed :class:`Invalidator`.
 
 Redis holds the truth: a generation number and an "L2 blocked" flag. The member compares its
-generation with Redis from a background thread every half ``sync_interval_s``, on reconnect,
-and inline (:meth:`ensure_fresh`) when the last check is older than ``sync_interval_s`` (after
-a SIGSTOP, say); a moved generation drops this process's L1, and while the flag is set nothing
-is read from L2. Pub/sub is the fast path: a clear message drops L1 at once and is answered on
-the clear's reply list, which is how the clearing side counts acknowledgements. The member also
-heartbeats into the members set, so a clear knows whom to wait for.
+generation with Redis from a background thread every half ``sync_interval_s``, on reconnect, and
+inline (:meth:`generation`, on the cache's lookup path) when the last check is older than
+``sync_interval_s`` (after a SIGSTOP, say); a moved generation drops the attached cache's L1, and
+while the flag is set nothing is read from L2. Pub/sub is the fast path: a clear message drops L1
+at once and is answered on the clear's reply list, which is how the clearing side counts
+acknowledgements. The member also heartbeats into the members set, so a clear knows whom to wait
+for. Reach: every process that holds an L1 runs one.
 """
 
 from __future__ import annotations
@@ -21,20 +22,20 @@ from typing import Any
 import orjson
 import redis
 
-from llmix_workers.cache.tiered import TwoTierCache
+from llmix_workers.cache.backend import L1Owner
+from llmix_workers.fleet.client import REDIS_ERRORS
 from llmix_workers.fleet.keys import FleetKeys
 
 logger = logging.getLogger(__name__)
-_FAILURES = (redis.RedisError, OSError, ValueError)
+_FAILURES = (*REDIS_ERRORS, ValueError)
 REPLY_TTL_S = 120
 
 
 class FleetMember:
-    """Keeps ``cache`` in step with the fleet state. Scope: this process; thread-safe."""
+    """Keeps the attached cache in step with the fleet state. Scope: this process; thread-safe."""
 
     def __init__(
         self,
-        cache: TwoTierCache,
         client: redis.Redis,
         keys: FleetKeys,
         *,
@@ -43,12 +44,13 @@ class FleetMember:
         monotonic: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self.cache = cache
         self.keys = keys
         self.node = node
         self.pid = os.getpid()
         self.member = f"{node}|{self.pid}"
-        self.generation: int | None = None
+        self.current: int | None = None
+        self.blocked = False
+        self._cache: L1Owner | None = None
         self._dropped_at: tuple[int | None, int] = (None, 0)  # (generation, L1 entries dropped)
         self._client = client
         self._interval_s = sync_interval_s
@@ -58,6 +60,21 @@ class FleetMember:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    # -- Invalidator ----------------------------------------------------------------------------
+
+    def attach(self, cache: L1Owner) -> None:
+        self._cache = cache
+
+    def generation(self) -> int:
+        if self._monotonic() >= self._fresh_until:
+            self.sync_quietly()
+        return self.current or 0
+
+    def l2_blocked(self) -> bool:
+        return self.blocked
+
+    # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> FleetMember:
         """Sync once (best effort) and start the background thread."""
@@ -73,14 +90,8 @@ class FleetMember:
             self._thread.join(5)
         try:
             self._client.zrem(self.keys.members, self.member)
-        except _FAILURES:
+        except REDIS_ERRORS:
             pass
-
-    def ensure_fresh(self) -> None:
-        """Before serving from L1: re-check the generation if the last check is too old."""
-        if self._monotonic() < self._fresh_until:
-            return
-        self.sync_quietly()
 
     def sync_quietly(self) -> bool:
         try:
@@ -101,15 +112,17 @@ class FleetMember:
             self._apply(int(generation or 0), blocked is not None)
 
     def _apply(self, generation: int, blocked: bool) -> int:
+        """Adopt ``generation`` (dropping L1 when it moved) and the flag; caller holds the lock."""
         dropped = 0
-        if generation != self.generation:
-            if self.generation is not None or len(self.cache.l1):
-                dropped = self.cache.clear_l1()
+        if generation != self.current:
+            if self._cache is not None:
+                dropped = self._cache.clear_l1()
+            if self.current is not None or dropped:
                 logger.info("fleet generation %s -> %d: dropped %d L1 entries",
-                            self.generation, generation, dropped)  # fmt: skip
-            self.generation = generation
+                            self.current, generation, dropped)  # fmt: skip
+            self.current = generation
             self._dropped_at = (generation, dropped)
-        self.cache.block_l2(blocked)
+        self.blocked = blocked
         self._fresh_until = self._monotonic() + self._interval_s
         return dropped
 
@@ -141,29 +154,13 @@ class FleetMember:
         if kind == "clear":
             generation = int(event["generation"])
             with self._lock:
-                dropped = self.cache.clear_l1()
-                if self._dropped_at[0] == generation:  # a sync got there first
-                    dropped += self._dropped_at[1]
+                already = self._dropped_at[1] if self._dropped_at[0] == generation else 0
+                self.current = None  # force the drop even if a sync adopted it first
+                dropped = self._apply(generation, bool(event.get("blocked"))) + already
                 self._dropped_at = (generation, dropped)
-                self.generation = generation
-                self.cache.block_l2(bool(event.get("blocked")))
-                self._fresh_until = self._monotonic() + self._interval_s
-            self._reply(request_id, {"dropped": dropped, "generation": self.generation})
-        elif kind == "stats":
-            self._reply(request_id, self.stats())
-
-    def stats(self) -> dict[str, Any]:
-        stats = self.cache.stats()
-        return {
-            "l1Size": stats.l1_size,
-            "l1Max": stats.l1_max,
-            "l1Hits": stats.l1_hits,
-            "l2Hits": stats.l2_hits,
-            "misses": stats.misses,
-            "l2Healthy": stats.l2_healthy,
-            "l2Blocked": stats.l2_blocked,
-            "generation": self.generation,
-        }
+            self._reply(request_id, {"dropped": dropped, "generation": generation})
+        elif kind == "stats" and self._cache is not None:
+            self._reply(request_id, self._cache.stats().to_wire())
 
     def _reply(self, request_id: str, body: dict[str, Any]) -> None:
         if not request_id:
@@ -179,5 +176,5 @@ def _close(pubsub: Any) -> None:
     if pubsub is not None:
         try:
             pubsub.close()
-        except _FAILURES:
+        except REDIS_ERRORS:
             pass

@@ -8,7 +8,6 @@ from llmix_workers.llm.key_pool import KeyPool
 from llmix_workers.llm.providers.anthropic import AnthropicClient
 from llmix_workers.llm.providers.base import HTTPProvider
 from llmix_workers.llm.providers.context import ProviderContext
-from llmix_workers.llm.providers.fake import FakeClient
 from llmix_workers.llm.providers.openai_compat import OpenAICompatibleClient
 from llmix_workers.llm.registry import ProviderRegistry
 from llmix_workers.llm.request import LLMRequest, LLMResult, Usage
@@ -16,6 +15,7 @@ from llmix_workers.llm.resilient import ResilientClient
 from llmix_workers.llm.retry import RetryPolicy
 from llmix_workers.llm.router import ProviderRouter
 from llmix_workers.llm.thinking import strip_thinking
+from llmix_workers.testing.fake_client import FakeClient
 
 __all__ = [
     "AdaptiveLimiter",

@@ -12,7 +12,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from llmix_workers.constants import CACHE_KEY_FIELDS
 from llmix_workers.errors import InvalidRequest
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})
@@ -80,11 +79,6 @@ class LLMRequest(_Wire):
                 for error in exc.errors(include_url=False, include_input=False)
             )
             raise InvalidRequest(f"invalid LLM request: {problems}") from None
-
-    def key_params(self) -> dict[str, Any]:
-        """The cache-key fields by their camelCase wire names, absent ones left out."""
-        dumped = self.model_dump(by_alias=True, exclude_none=True)
-        return {name: value for name, value in dumped.items() if name in CACHE_KEY_FIELDS}
 
     def wire(self) -> dict[str, Any]:
         """The whole request as camelCase JSON-ready data (what a task payload carries)."""

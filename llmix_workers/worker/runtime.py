@@ -7,12 +7,8 @@ import os
 import socket
 import threading
 
-from llmix_workers.cache.factory import build_response_cache
-from llmix_workers.cache.tiered import CacheHit, TwoTierCache
-from llmix_workers.fleet.keys import FleetKeys, fleet_client
-from llmix_workers.fleet.lock import FleetLock
-from llmix_workers.fleet.member import FleetMember
-from llmix_workers.llm.calls import CompletionService
+from llmix_workers.jobs.build import build_fleet_seat, build_response_cache
+from llmix_workers.jobs.service import CompletionService
 from llmix_workers.llm.client import LLMClient
 from llmix_workers.llm.factory import build_llm_client
 from llmix_workers.settings import Settings
@@ -37,23 +33,15 @@ class WorkerRuntime:
         self.settings = settings
         self.pid = os.getpid()
         self.hostname = hostname or _node_name or socket.gethostname()
-        self.cache: TwoTierCache | None = build_response_cache(settings)
+        seat = build_fleet_seat(settings, self.hostname)
+        member, lock = seat if seat is not None else (None, None)
+        self.cache = build_response_cache(settings, invalidator=member)
+        self.fleet = member.start() if member is not None and self.cache is not None else None
         self.client: LLMClient = client or build_llm_client(settings)
-        self.fleet: FleetMember | None = None
-        lock: FleetLock[CacheHit] | None = None
-        if self.cache is not None and settings.fleet_redis_url:
-            redis_client = fleet_client(settings)
-            keys = FleetKeys.for_prefix(self.cache.key_prefix)
-            fleet = settings.fleet
-            self.fleet = FleetMember(
-                self.cache, redis_client, keys, node=self.hostname,
-                sync_interval_s=fleet.sync_interval_s,
-            ).start()  # fmt: skip
-            lock = FleetLock(redis_client, keys, ttl_s=fleet.lock_ttl_s, wait_s=fleet.lock_wait_s,
-                             poll_s=fleet.lock_poll_s)  # fmt: skip
         self.service = CompletionService(
-            self.cache, self.client, worker=self.hostname, fleet=self.fleet, fleet_lock=lock
-        )
+            self.cache, self.client, worker=self.hostname,
+            fleet_lock=lock if self.fleet is not None else None,
+        )  # fmt: skip
 
     def close(self) -> None:
         if self.fleet is not None:

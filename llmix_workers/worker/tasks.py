@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from celery import Celery, Task
 
-from llmix_workers.constants import TASK_COMPLETE, TASK_NOOP
 from llmix_workers.errors import LLMError
-from llmix_workers.llm.job import CompletionJob
+from llmix_workers.jobs.job import CompletionJob
 from llmix_workers.worker.runtime import runtime_for
+
+#: Celery task names: explicit and stable, never the import path.
+TASK_COMPLETE: Final = "llmix.complete"
+#: Returns its argument: the benchmark's baseline on the same broker and pool.
+TASK_NOOP: Final = "llmix.noop"
 
 
 def register(app: Celery) -> None:

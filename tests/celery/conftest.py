@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from llmix_workers.local_fleet import LocalFleet
 from llmix_workers.producer import CompletionProducer
+from llmix_workers.testing.local_fleet import LocalFleet
 
 #: Short delivery timings so a killed worker's job comes back within seconds.
 FAST_DELIVERY = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from llmix_workers.llm.stub import request_digest
-from llmix_workers.local_fleet import LocalFleet
+from llmix_workers.testing.local_fleet import LocalFleet
+from llmix_workers.testing.stub import request_digest
 
 
 def request(prompt: str, **extra: Any) -> dict[str, Any]:

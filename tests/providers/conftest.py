@@ -9,8 +9,8 @@ import pytest
 
 from llmix_workers.llm.factory import build_llm_client
 from llmix_workers.llm.resilient import ResilientClient
-from llmix_workers.llm.stub import StubProvider
 from llmix_workers.settings import LLMSettings
+from llmix_workers.testing.stub import StubProvider
 from tests.llm_support import SECRET_KEY, FakeTime, half
 
 ClientFactory = Callable[..., ResilientClient]

@@ -18,7 +18,7 @@ from llmix_workers.errors import (
 )
 from llmix_workers.llm.breaker import BreakerState
 from llmix_workers.llm.request import LLMRequest
-from llmix_workers.llm.stub import StubProvider
+from llmix_workers.testing.stub import StubProvider
 from tests.llm_support import FakeTime
 from tests.providers.conftest import ClientFactory
 

@@ -9,7 +9,7 @@ import pytest
 from llmix_workers.errors import AuthError, LLMError
 from llmix_workers.llm.request import LLMRequest
 from llmix_workers.llm.router import ProviderRouter
-from llmix_workers.llm.stub import StubProvider, key_fingerprint
+from llmix_workers.testing.stub import StubProvider, key_fingerprint
 from tests.llm_support import SECOND_KEY, SECRET_KEY
 from tests.providers.conftest import ClientFactory
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from llmix_workers.llm.stub import StubControl, StubProvider, free_port, request_digest
+from llmix_workers.testing.stub import StubControl, StubProvider, free_port, request_digest
 
 HELLO = [{"role": "user", "content": "hello"}]
 

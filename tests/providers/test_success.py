@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from llmix_workers.llm.request import LLMRequest
-from llmix_workers.llm.stub import StubProvider, key_fingerprint, request_digest
 from llmix_workers.llm.thinking import strip_thinking
+from llmix_workers.testing.stub import StubProvider, key_fingerprint, request_digest
 from tests.llm_support import SECRET_KEY
 from tests.providers.conftest import ClientFactory
 

@@ -12,8 +12,9 @@ import pytest
 import redis
 
 from llmix_workers import MISS, CacheHit, ClearFailed, RedisL2, TwoTierCache, generate_cache_key
-from llmix_workers.redis_server import PrivateRedis
+from llmix_workers.settings import CacheSettings
 from llmix_workers.testing.clock import FakeClock
+from llmix_workers.testing.redis_server import PrivateRedis
 
 REQUEST = {
     "provider": "openai",
@@ -34,9 +35,10 @@ def raw(redis_url: str) -> Iterator[redis.Redis]:
 def make_cache(redis_url: str) -> Iterator[Callable[..., TwoTierCache]]:
     made: list[TwoTierCache] = []
 
-    def make(**options: Any) -> TwoTierCache:
+    def make(monotonic: FakeClock | None = None, **options: Any) -> TwoTierCache:
         l2 = RedisL2(redis_url, socket_timeout_s=0.2, connect_timeout_s=0.2)
-        cache = TwoTierCache("redis", l2=l2, **options)
+        clocks = {"monotonic": monotonic} if monotonic is not None else {}
+        cache = TwoTierCache("redis", CacheSettings(**options), l2=l2, **clocks)
         made.append(cache)
         return cache
 

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from llmix_workers import CacheKeyError, generate_cache_key
 from llmix_workers.cache import keys
 from llmix_workers.cache.keys import (
+    CACHE_KEY_FIELDS,
     _digest,
     _reference_digest,
     cache_key_digest,
     canonical_key_params,
 )
-from llmix_workers.constants import CACHE_KEY_FIELDS
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 UPSTREAM = json.loads((FIXTURES / "cache-key-vectors.json").read_text(encoding="utf-8"))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import orjson
 import pytest
@@ -15,6 +16,7 @@ from llmix_workers import (
     build_response_cache,
     load_settings,
 )
+from llmix_workers.settings import CacheSettings
 from llmix_workers.testing.clock import FakeClock
 
 KEY = "llmix:resp:v2:" + "ab" * 32
@@ -25,8 +27,8 @@ def l2(clock: FakeClock) -> MemoryL2:
     return MemoryL2(clock=clock)
 
 
-def make_cache(l2: MemoryL2, clock: FakeClock, **options: object) -> TwoTierCache:
-    return TwoTierCache("redis", l2=l2, clock=clock, monotonic=clock, **options)  # type: ignore[arg-type]
+def make_cache(l2: MemoryL2, clock: FakeClock, **options: Any) -> TwoTierCache:
+    return TwoTierCache("redis", CacheSettings(**options), l2=l2, clock=clock, monotonic=clock)
 
 
 def test_miss_then_l1_hit(l2: MemoryL2, clock: FakeClock) -> None:
@@ -195,7 +197,7 @@ def test_stats_report_the_llmix_fields_and_counters(l2: MemoryL2, clock: FakeClo
 
 
 def test_memory_strategy_has_no_l2(clock: FakeClock) -> None:
-    cache = TwoTierCache("memory", clock=clock)
+    cache = TwoTierCache("memory", CacheSettings(), clock=clock)
     cache.set(KEY, "v")
     assert isinstance(cache.get(KEY), CacheHit)
     assert cache.stats().l2_enabled is False
@@ -204,7 +206,7 @@ def test_memory_strategy_has_no_l2(clock: FakeClock) -> None:
 
 def test_redis_strategy_needs_an_l2() -> None:
     with pytest.raises(ConfigError, match="needs an L2 backend"):
-        TwoTierCache("redis")
+        TwoTierCache("redis", CacheSettings())
 
 
 def test_build_from_settings(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 from redis.backoff import NoBackoff
@@ -19,9 +19,23 @@ from redis.retry import Retry
 
 from llmix_workers.cache.backend import MISS, Miss
 from llmix_workers.errors import L2Unavailable
-from llmix_workers.settings import RedisSettings
 
 _OUTAGES = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+class RedisConfig(Protocol):
+    """The settings section RedisL2 is built from (``RedisSettings`` is one)."""
+
+    @property
+    def url(self) -> Any: ...  # a pydantic SecretStr, or None
+    @property
+    def socket_timeout_s(self) -> float: ...
+    @property
+    def connect_timeout_s(self) -> float: ...
+    @property
+    def max_connections(self) -> int: ...
+    @property
+    def protocol(self) -> int: ...
 
 
 def glob_escape(text: str) -> str:
@@ -58,7 +72,7 @@ class RedisL2:
         os.register_at_fork(after_in_child=lambda: _forget_connections(ref))
 
     @classmethod
-    def from_settings(cls, settings: RedisSettings) -> RedisL2:
+    def from_settings(cls, settings: RedisConfig) -> RedisL2:
         if settings.url is None:
             raise L2Unavailable("no Redis URL is configured")
         return cls(

@@ -20,7 +20,7 @@ HELLO = [{"role": "user", "content": "Hello"}]
 )
 def test_key_params_reproduce_the_upstream_cache_keys(vector: dict[str, Any]) -> None:
     request = LLMRequest.from_payload(vector["input"])
-    assert generate_cache_key(request.key_params(), KEY_VECTORS["prefix"]) == vector["expectedKey"]
+    assert generate_cache_key(request.wire(), KEY_VECTORS["prefix"]) == vector["expectedKey"]
 
 
 def test_camel_and_snake_case_build_the_same_request() -> None:
@@ -29,7 +29,7 @@ def test_camel_and_snake_case_build_the_same_request() -> None:
     )
     snake = LLMRequest(provider="openai", model="m", messages=HELLO, max_output_tokens=5, top_p=0.5)
     assert camel == snake
-    assert snake.key_params() == {
+    assert snake.wire() == {
         "provider": "openai",
         "model": "m",
         "messages": HELLO,
@@ -50,7 +50,7 @@ def test_messages_are_kept_exactly_for_openai_tool_turns() -> None:
         {"role": "user", "content": [{"type": "text", "text": "thanks"}]},
     ]
     request = LLMRequest(provider="openai", model="m", messages=messages)
-    assert request.key_params()["messages"] == messages
+    assert request.wire()["messages"] == messages
 
 
 @pytest.mark.parametrize(

@@ -12,11 +12,11 @@ from llmix_workers.errors import (
     RateLimited,
 )
 from llmix_workers.llm.breaker import BreakerState
-from llmix_workers.llm.providers.fake import FakeClient
 from llmix_workers.llm.request import LLMRequest, LLMResult
 from llmix_workers.llm.resilient import ResilientClient
 from llmix_workers.llm.retry import RetryPolicy
 from llmix_workers.settings import LLMSettings
+from llmix_workers.testing.fake_client import FakeClient
 from tests.llm_support import FakeTime, half
 
 REQUEST = LLMRequest(provider="openai", model="m", messages=[{"role": "user", "content": "hi"}])

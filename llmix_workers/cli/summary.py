@@ -13,9 +13,10 @@ from llmix_workers.producer import JobOutcome
 
 @dataclass(frozen=True, slots=True)
 class BatchSummary:
-    """Counts over a batch. ``provider_calls`` are jobs answered by a provider call of their
-    own (not a cache hit, not sharing another job's call); ``tokens_saved`` adds up the
-    original usage of every job that did not pay for its own call."""
+    """Counts over a batch. ``coalesced`` (shown as "shared") are jobs that waited for another
+    job's in-flight call, in their process or through the fleet lock; the hit counts and
+    ``provider_calls`` cover the other jobs; ``tokens_saved`` adds up the original usage of
+    every job that did not pay for its own call."""
 
     jobs: int
     failures: int
@@ -32,21 +33,20 @@ class BatchSummary:
     def of(cls, outcomes: Iterable[JobOutcome], wall_s: float = 0.0) -> BatchSummary:
         outcomes = list(outcomes)
         outputs = [o.output for o in outcomes if o.ok and o.output is not None]
-        hits = [out.get("cacheHit") for out in outputs]
+        own = [out.get("cacheHit") for out in outputs if not out.get("coalesced")]
         latencies = sorted(float(out.get("latencyMs", 0.0)) for out in outputs)
         saved = sum(
             int((out.get("usage") or {}).get("totalTokens", 0))
             for out in outputs
             if out.get("cacheHit") or out.get("coalesced")
         )
-        coalesced = sum(1 for out in outputs if not out.get("cacheHit") and out.get("coalesced"))
         return cls(
             jobs=len(outcomes),
             failures=len(outcomes) - len(outputs),
-            l1_hits=hits.count("l1"),
-            l2_hits=hits.count("l2"),
-            coalesced=coalesced,
-            provider_calls=hits.count(None) - coalesced,
+            l1_hits=own.count("l1"),
+            l2_hits=own.count("l2"),
+            coalesced=len(outputs) - len(own),
+            provider_calls=own.count(None),
             p50_ms=_percentile(latencies, 50),
             p95_ms=_percentile(latencies, 95),
             tokens_saved=saved,

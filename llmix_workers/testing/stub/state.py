@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmix_workers.llm.stub.faults import OK, Fault, prompt_faults
+from llmix_workers.testing.stub.faults import OK, Fault, prompt_faults
 
 RECENT_REQUESTS = 200
 

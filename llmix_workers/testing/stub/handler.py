@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from llmix_workers.llm.stub.answers import (
+from llmix_workers.testing.stub.answers import (
     ANTHROPIC,
     OPENAI,
     answer,
@@ -21,10 +21,10 @@ from llmix_workers.llm.stub.answers import (
     request_digest,
     text_of,
 )
-from llmix_workers.llm.stub.faults import MALFORMED, RESET, SLOW, STATUS, TRUNCATED, Fault
-from llmix_workers.llm.stub.state import Received, StubState
+from llmix_workers.testing.stub.faults import MALFORMED, RESET, SLOW, STATUS, TRUNCATED, Fault
+from llmix_workers.testing.stub.state import Received, StubState
 
-logger = logging.getLogger("llmix_workers.llm.stub")
+logger = logging.getLogger("llmix_workers.testing.stub")
 
 API_PATHS = {
     "/v1/chat/completions": OPENAI,

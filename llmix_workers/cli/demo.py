@@ -13,14 +13,14 @@ import os
 import random
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import click
 from rich.console import Console
 from rich.panel import Panel
 
-from llmix_workers.local_fleet import LocalFleet
-from llmix_workers.producer import CompletionProducer, JobOutcome
-from llmix_workers.summary import BatchSummary
+if TYPE_CHECKING:
+    from llmix_workers.producer import JobOutcome
 
 TOPICS = [
     "tides", "volcanoes", "bread yeast", "printing presses", "bees", "glaciers", "radio",
@@ -66,6 +66,10 @@ def batch(jobs: int, provider: str, model: str, run_id: str) -> list[dict[str, A
 
 
 def run(console: Console) -> int:
+    from llmix_workers.cli.summary import BatchSummary
+    from llmix_workers.producer import CompletionProducer
+    from llmix_workers.testing.local_fleet import LocalFleet
+
     stub, provider, model = provider_choice()
     jobs = int(os.environ.get("LLMIX_DEMO_JOBS") or (300 if stub else 20))
     redis_url = os.environ.get("REDIS_URL")
@@ -106,9 +110,11 @@ def _print_failures(console: Console, outcomes: list[JobOutcome]) -> None:
         console.print(f"[red]job {outcome.index + 1} failed:[/red] {outcome.error}")
 
 
-def main() -> None:
+@click.command("demo")
+def demo() -> None:
+    """End to end on this machine: private Redis, stub provider, two workers, a batch twice."""
     raise SystemExit(run(Console(width=max(110, Console().width))))
 
 
 if __name__ == "__main__":
-    main()
+    demo()

@@ -20,11 +20,11 @@ from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from llmix_workers.llm.stub.faults import Fault
-from llmix_workers.llm.stub.handler import StubHandler
-from llmix_workers.llm.stub.state import StubConfig, StubState
+from llmix_workers.testing.stub.faults import Fault
+from llmix_workers.testing.stub.handler import StubHandler
+from llmix_workers.testing.stub.state import StubConfig, StubState
 
-logger = logging.getLogger("llmix_workers.llm.stub")
+logger = logging.getLogger("llmix_workers.testing.stub")
 FaultSpec = Fault | int | str | Mapping[str, Any]
 
 
@@ -46,7 +46,7 @@ class StubProvider:
 
     ``port=0`` picks a free port; :attr:`base_url` says which. Calls are counted exactly
     whatever the concurrency (``calls()``), and everything can also be driven over HTTP from
-    other processes (:class:`~llmix_workers.llm.stub.control.StubControl`).
+    other processes (:class:`~llmix_workers.testing.stub.control.StubControl`).
     """
 
     def __init__(

@@ -6,15 +6,19 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
+import click
 import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from llmix_workers.producer import CompletionProducer, JobOutcome
+from llmix_workers.cli.group import friendly_errors, settings_from
+from llmix_workers.jobs.job import CACHE_MODES
 from llmix_workers.settings import Settings
-from llmix_workers.summary import BatchSummary
+
+if TYPE_CHECKING:
+    from llmix_workers.producer import CompletionProducer, JobOutcome
 
 
 def prompt_request(prompt: str, *, system: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -51,6 +55,9 @@ def run_enqueue(
     timeout_s: float,
 ) -> int:
     """Send the jobs; return the exit status (0 only when every job was accepted/succeeded)."""
+    from llmix_workers.cli.summary import BatchSummary
+    from llmix_workers.producer import CompletionProducer
+
     producer = CompletionProducer(settings)
     err = Console(stderr=True)
     if not wait:
@@ -103,3 +110,52 @@ def _run_with_progress(
         return producer.run_batch(
             requests, timeout_s=timeout_s, on_done=lambda _: bar.advance(task)
         )
+
+
+@click.command("enqueue")
+@click.argument("prompt", required=False)
+@click.option("--jsonl", "jsonl", type=click.File("r", encoding="utf-8"), default=None,
+              help="File of requests, one JSON object per line ('-' for stdin).")  # fmt: skip
+@click.option("--provider", default="openai", show_default=True)
+@click.option("--model", default="gpt-4o-mini", show_default=True)
+@click.option("--system", default=None, help="System message put before the prompt.")
+@click.option("--temperature", type=float, default=None)
+@click.option("--max-output-tokens", type=int, default=None)
+@click.option("--base-url", default=None)
+@click.option("--cache", "cache_mode", type=click.Choice(sorted(CACHE_MODES)), default=None,
+              help="Cache control for a prompt given as an argument.")  # fmt: skip
+@click.option("--ttl-s", type=int, default=None, help="Cache TTL for a prompt argument.")
+@click.option("--wait/--no-wait", default=False, help="Wait for results and summarise them.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="With --wait: write results here as JSONL, in input order.")  # fmt: skip
+@click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True)
+@click.pass_context
+@friendly_errors
+def enqueue(
+    ctx: click.Context,
+    prompt: str | None,
+    jsonl: Any,
+    provider: str,
+    model: str,
+    system: str | None,
+    temperature: float | None,
+    max_output_tokens: int | None,
+    base_url: str | None,
+    cache_mode: str | None,
+    ttl_s: int | None,
+    wait: bool,
+    output: str | None,
+    timeout_s: float,
+) -> None:
+    """Enqueue one PROMPT, or every request of --jsonl; with --wait, collect the results."""
+    if (prompt is None) == (jsonl is None):
+        raise click.UsageError("give either a PROMPT or --jsonl FILE (not both)")
+    if jsonl is not None:
+        requests = read_jsonl(jsonl)
+    else:
+        requests = [prompt_request(
+            prompt or "", provider=provider, model=model, system=system, temperature=temperature,
+            max_output_tokens=max_output_tokens, base_url=base_url, cache=cache_mode, ttl_s=ttl_s,
+        )]  # fmt: skip
+    code = run_enqueue(settings_from(ctx), requests, wait=wait, output=output, timeout_s=timeout_s)
+    sys.exit(code)

@@ -11,15 +11,13 @@ import time
 from typing import Any
 
 from llmix_workers.cache.backend import MISS
-from llmix_workers.cache.keys import generate_cache_key
+from llmix_workers.cache.keys import DEFAULT_KEY_PREFIX, generate_cache_key
 from llmix_workers.cache.tiered import CacheHit, TwoTierCache
-from llmix_workers.constants import DEFAULT_KEY_PREFIX
 from llmix_workers.fleet.lock import FleetLock
-from llmix_workers.fleet.member import FleetMember
+from llmix_workers.jobs.job import READING_MODES, WRITING_MODES, CompletionJob
+from llmix_workers.jobs.single_flight import SingleFlight
 from llmix_workers.llm.client import LLMClient
-from llmix_workers.llm.job import READING_MODES, WRITING_MODES, CompletionJob
 from llmix_workers.llm.request import LLMResult
-from llmix_workers.llm.single_flight import SingleFlight
 from llmix_workers.llm.thinking import strip_thinking
 
 
@@ -36,68 +34,61 @@ class CompletionService:
         client: LLMClient,
         *,
         worker: str = "",
-        fleet: FleetMember | None = None,
         fleet_lock: FleetLock[CacheHit] | None = None,
     ) -> None:
         self.cache = cache
         self.client = client
         self.worker = worker
-        self.fleet = fleet
         self.fleet_lock = fleet_lock
         self.prefix = cache.key_prefix if cache is not None else DEFAULT_KEY_PREFIX
-        self._flights: SingleFlight[LLMResult | CacheHit] = SingleFlight()
+        self._flights: SingleFlight[tuple[LLMResult | CacheHit, bool]] = SingleFlight()
 
     def complete(self, job: CompletionJob) -> dict[str, Any]:
-        """The job's output (camelCase, JSON-ready). Raises the provider layer's ``LLMError``."""
+        """The job's output (camelCase, JSON-ready). Raises the provider layer's ``LLMError``.
+
+        ``coalesced`` is true when the job waited for another job's call instead of making its
+        own: in this process (single flight) or in another worker (the fleet lock).
+        """
         started = time.perf_counter()
-        key = generate_cache_key(job.request.key_params(), self.prefix)
+        key = generate_cache_key(job.request.wire(), self.prefix)
         cache = self.cache
         if cache is None or job.cache not in READING_MODES:
             return self._from_result(job, self._call(job, key), key, started, coalesced=False)
-        if self.fleet is not None:
-            self.fleet.ensure_fresh()
         hit = cache.get(key)
         if hit is not MISS:
-            return self._from_hit(job, hit, key, started)
-        outcome, leader = self._flights.do(key, lambda: self._call_once(job, key, cache))
-        if not leader:
-            hit = cache.get(key)
-            if hit is not MISS:
-                return self._from_hit(job, hit, key, started)
+            return self._from_hit(job, hit, key, started, coalesced=False)
+        (outcome, waited), leader = self._flights.do(key, lambda: self._call_once(job, key, cache))
+        coalesced = waited or not leader
         if isinstance(outcome, CacheHit):  # another worker of the fleet made the call
-            return self._from_hit(job, outcome, key, started)
-        return self._from_result(job, outcome, key, started, coalesced=not leader)
+            return self._from_hit(job, outcome, key, started, coalesced=coalesced)
+        return self._from_result(job, outcome, key, started, coalesced=coalesced)
 
-    def _call_once(self, job: CompletionJob, key: str, cache: TwoTierCache) -> LLMResult | CacheHit:
+    def _call_once(
+        self, job: CompletionJob, key: str, cache: TwoTierCache
+    ) -> tuple[LLMResult | CacheHit, bool]:
         """The provider call for a cache miss, under the fleet lock while L2 can be read (and
-        the answer will be written there for the waiters to find)."""
+        the answer will be written there for the waiters to find); True when it waited."""
         lock = self.fleet_lock
         if lock is None or not cache.l2_readable or job.cache not in WRITING_MODES:
-            return self._call(job, key)
-        found: LLMResult | CacheHit = lock.run(
-            key, lambda: self._call(job, key), lambda: cache.get(key, record=False)
-        )
-        return found
+            return self._call(job, key), False
+        outcome = lock.run(key, lambda: self._call(job, key), lambda: cache.get(key, record=False))
+        return outcome.value, outcome.waited
 
     def _call(self, job: CompletionJob, key: str) -> LLMResult:
-        generation = self.fleet.generation if self.fleet is not None else None
+        cache = self.cache
+        epoch = cache.epoch() if cache is not None else None
         result = self.client.complete(job.request)
-        if (
-            self.cache is not None
-            and job.cache in WRITING_MODES
-            and not result.tool_calls
-            and (self.fleet is None or self.fleet.generation == generation)  # no clear meanwhile
-        ):
+        if cache is not None and job.cache in WRITING_MODES and not result.tool_calls:
             extra = {"usage": _usage(result), "model": result.model}
-            self.cache.set(key, result.content, ttl_s=job.ttl_s, extra=extra)
+            cache.set(key, result.content, ttl_s=job.ttl_s, extra=extra, epoch=epoch)
         return result
 
     def _from_hit(
-        self, job: CompletionJob, hit: CacheHit, key: str, started: float
+        self, job: CompletionJob, hit: CacheHit, key: str, started: float, *, coalesced: bool
     ) -> dict[str, Any]:
         extra = hit.extra or {}
         usage = extra.get("usage")
-        return self._output(
+        output = self._output(
             job,
             hit.value,
             model=extra.get("model") if isinstance(extra.get("model"), str) else None,
@@ -106,6 +97,8 @@ class CompletionService:
             key=key,
             started=started,
         )
+        output["coalesced"] = coalesced
+        return output
 
     def _from_result(
         self, job: CompletionJob, result: LLMResult, key: str, started: float, *, coalesced: bool

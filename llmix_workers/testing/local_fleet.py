@@ -20,9 +20,9 @@ from types import TracebackType
 from typing import Any
 
 from llmix_workers.errors import LlmixError
-from llmix_workers.llm.stub import StubProvider
-from llmix_workers.redis_server import PrivateRedis
 from llmix_workers.settings import Settings, load_settings
+from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.testing.stub import StubProvider
 from llmix_workers.worker.app import create_app
 
 STUB_KEY = "sk-local-stub"

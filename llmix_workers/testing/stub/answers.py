@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from llmix_workers.llm.stub.faults import THINK_MARKER, TOOL_MARKER
+from llmix_workers.testing.stub.faults import THINK_MARKER, TOOL_MARKER
 
 OPENAI = "openai"
 ANTHROPIC = "anthropic"

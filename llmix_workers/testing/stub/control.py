@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from llmix_workers.llm.stub.faults import Fault
+from llmix_workers.testing.stub.faults import Fault
 
 
 class StubControl:

@@ -1,0 +1,49 @@
+"""``llmix-workers worker``: a Celery worker node that runs completion jobs."""
+
+from __future__ import annotations
+
+import click
+
+from llmix_workers.cli.group import friendly_errors, settings_from
+
+
+@click.command("worker")
+@click.option("--pool", type=click.Choice(["threads", "prefork", "solo"]), default=None,
+              help="Worker pool (default: worker.pool, threads).")  # fmt: skip
+@click.option("-c", "--concurrency", type=click.IntRange(1, 1000), default=None,
+              help="Threads or child processes (default: worker.concurrency).")  # fmt: skip
+@click.option("-n", "--hostname", default=None, help="Node name, e.g. w1@%h.")
+@click.option(
+    "-Q", "--queues", default=None, help="Comma-separated queues (default: worker.queue)."
+)
+@click.option("-l", "--loglevel", default="INFO", show_default=True)
+@click.pass_context
+@friendly_errors
+def worker(
+    ctx: click.Context,
+    pool: str | None,
+    concurrency: int | None,
+    hostname: str | None,
+    queues: str | None,
+    loglevel: str,
+) -> None:
+    """Start a Celery worker that runs completion jobs through the cache."""
+    from llmix_workers.worker.app import create_app
+
+    settings = settings_from(ctx)
+    pool = pool or settings.worker.pool
+    concurrency = concurrency or settings.worker.concurrency
+    # Celery lets the app's configuration win over --pool, so both are set here.
+    app = create_app(settings, worker_pool=pool, worker_concurrency=concurrency)
+    argv = [
+        "worker",
+        f"--loglevel={loglevel}",
+        f"--pool={pool}",
+        f"--concurrency={concurrency}",
+        f"--queues={queues or settings.worker.queue}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if hostname:
+        argv.append(f"--hostname={hostname}")
+    app.worker_main(argv)

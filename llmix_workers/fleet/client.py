@@ -1,0 +1,31 @@
+"""The fleet's Redis client and the errors that mean "Redis did not answer"."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import redis
+
+from llmix_workers.errors import ConfigError
+from llmix_workers.settings import Settings
+
+#: What a Redis round trip raises when the server is down, slow or confused.
+REDIS_ERRORS: Final = (redis.RedisError, OSError)
+
+
+def fleet_client(settings: Settings, *, socket_timeout_s: float | None = None) -> redis.Redis:
+    """A redis-py client for fleet state (``fleet.redis_url``, else the cache's Redis).
+
+    Raises:
+        ConfigError: no Redis URL is configured at all.
+    """
+    url = settings.fleet_redis_url
+    if not url:
+        raise ConfigError("fleet coordination needs Redis: set REDIS_URL or fleet.redis_url")
+    timeout = settings.redis.socket_timeout_s if socket_timeout_s is None else socket_timeout_s
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=settings.redis.connect_timeout_s,
+        health_check_interval=0,
+    )

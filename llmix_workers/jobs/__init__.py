@@ -1,0 +1,1 @@
+"""The composition: a CompletionJob through key, cache, one flight, provider and back."""

@@ -1,0 +1,66 @@
+"""The composition from settings: the response cache, its fleet seat and lock, a FleetControl.
+
+The only place where a :class:`~llmix_workers.settings.Settings` becomes cache and fleet objects;
+the cache package itself knows nothing of settings.
+"""
+
+from __future__ import annotations
+
+from llmix_workers.cache.backend import Invalidator, L2Backend
+from llmix_workers.cache.backends.redis import RedisL2
+from llmix_workers.cache.strategy import resolve_response_cache_strategy
+from llmix_workers.cache.tiered import CacheHit, TwoTierCache
+from llmix_workers.fleet.client import fleet_client
+from llmix_workers.fleet.control import FleetControl
+from llmix_workers.fleet.keys import FleetKeys
+from llmix_workers.fleet.lock import FleetLock
+from llmix_workers.fleet.member import FleetMember
+from llmix_workers.settings import Settings
+
+
+def build_response_cache(
+    settings: Settings, *, l2: L2Backend | None = None, invalidator: Invalidator | None = None
+) -> TwoTierCache | None:
+    """The process's TwoTierCache, or ``None`` when the strategy skips the response cache.
+
+    ``l2`` replaces the Redis backend (tests pass a ``MemoryL2``). No connection is made here;
+    the first lookup connects.
+
+    Raises:
+        ConfigError: strategy ``redis`` without a Redis URL, or an unknown strategy.
+    """
+    strategy = resolve_response_cache_strategy(settings.cache.strategy, settings.redis_url)
+    if strategy is None:
+        return None
+    if strategy != "memory" and l2 is None:
+        l2 = RedisL2.from_settings(settings.redis)
+    return TwoTierCache(strategy, settings.cache, l2=l2, invalidator=invalidator)
+
+
+def build_fleet_seat(
+    settings: Settings, node: str
+) -> tuple[FleetMember, FleetLock[CacheHit]] | None:
+    """This process's :class:`FleetMember` (not started) and :class:`FleetLock`, or ``None``
+    when no Redis holds fleet state."""
+    if not settings.fleet_redis_url:
+        return None
+    client = fleet_client(settings)
+    keys = FleetKeys.for_prefix(settings.cache.key_prefix)
+    fleet = settings.fleet
+    member = FleetMember(client, keys, node=node, sync_interval_s=fleet.sync_interval_s)
+    lock: FleetLock[CacheHit] = FleetLock(
+        client, keys, ttl_s=fleet.lock_ttl_s, wait_s=fleet.lock_wait_s, poll_s=fleet.lock_poll_s
+    )
+    return member, lock
+
+
+def build_fleet_control(settings: Settings, *, socket_timeout_s: float = 5.0) -> FleetControl:
+    """A FleetControl on the fleet's Redis and the cache's L2.
+
+    Raises:
+        ConfigError: no Redis URL is configured.
+    """
+    client = fleet_client(settings, socket_timeout_s=socket_timeout_s)
+    redis = settings.redis.model_copy(update={"socket_timeout_s": socket_timeout_s})
+    l2 = RedisL2.from_settings(redis)
+    return FleetControl(client, l2, cache=settings.cache, fleet=settings.fleet)
