@@ -12,9 +12,10 @@ import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -40,18 +41,35 @@ _settings_file: ContextVar[Path | None] = ContextVar("llmix_settings_file", defa
 
 
 REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+BROKER_SCHEMES = REDIS_SCHEMES | {"amqp", "amqps", "pyamqp"}
 
 
 def _url_with_scheme(value: SecretStr | None, schemes: frozenset[str]) -> SecretStr | None:
-    """An empty URL is no URL; any other must use one of ``schemes`` (only the scheme is shown
-    in the error: the rest may hold a password)."""
+    """An empty URL is no URL; any other must use one of ``schemes`` and name a host (only the
+    scheme is shown in the error: the rest may hold a password)."""
     if value is None or not value.get_secret_value():
         return None
-    scheme = value.get_secret_value().split("://", 1)[0]
+    text = value.get_secret_value()
+    scheme, sep, rest = text.partition("://")
+    allowed = ", ".join(f"{name}://" for name in sorted(schemes))
+    if not sep:
+        raise ValueError(f"must be a URL starting with one of {allowed} (got no scheme)")
     if scheme not in schemes:
-        allowed = ", ".join(f"{name}://" for name in sorted(schemes))
         raise ValueError(f"must start with one of {allowed} (got {scheme[:16]}://)")
+    host = rest.rpartition("@")[2].split("/", 1)[0].split("?", 1)[0]
+    if scheme != "unix" and not host:
+        raise ValueError(f"names no host (got {scheme}:// with nothing after it)")
     return value
+
+
+#: A Redis URL setting: a secret (it may hold a password), ``redis://``, ``rediss://``, ``unix://``.
+RedisUrl = Annotated[
+    SecretStr | None, AfterValidator(lambda value: _url_with_scheme(value, REDIS_SCHEMES))
+]
+#: A broker or result-backend URL: a Redis URL, or AMQP (RabbitMQ).
+BrokerUrl = Annotated[
+    SecretStr | None, AfterValidator(lambda value: _url_with_scheme(value, BROKER_SCHEMES))
+]
 
 
 class _Section(BaseModel):
@@ -61,16 +79,11 @@ class _Section(BaseModel):
 class RedisSettings(_Section):
     """Connection to the Redis that holds L2 (and, by default, the broker and fleet state)."""
 
-    url: SecretStr | None = None
+    url: RedisUrl = None
     socket_timeout_s: float = Field(0.25, gt=0, le=60)
     connect_timeout_s: float = Field(0.25, gt=0, le=60)
     max_connections: int = Field(64, ge=1, le=10_000)
     protocol: Literal[2, 3] = 2
-
-    @field_validator("url")
-    @classmethod
-    def _known_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        return _url_with_scheme(value, REDIS_SCHEMES)
 
 
 class CacheSettings(_Section):
@@ -88,18 +101,13 @@ class CacheSettings(_Section):
 class FleetSettings(_Section):
     """Fleet-wide coordination through Redis (DESIGN.md §3)."""
 
-    redis_url: SecretStr | None = None
+    redis_url: RedisUrl = None
     sync_interval_s: float = Field(1.0, gt=0, le=3600)
     heartbeat_ttl_s: float = Field(5.0, gt=0, le=3600)
     lock_ttl_s: float = Field(10.0, gt=0, le=3600)
     lock_wait_s: float = Field(60.0, ge=0, le=3600)
     lock_poll_s: float = Field(0.02, gt=0, le=10)
     clear_timeout_s: float = Field(5.0, gt=0, le=3600)
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        return _url_with_scheme(value, REDIS_SCHEMES)
 
     @field_validator("heartbeat_ttl_s")
     @classmethod
@@ -155,8 +163,8 @@ class LLMSettings(_Section):
 class WorkerSettings(_Section):
     """The Celery app: broker, results, pool, limits and delivery (one place: ``create_app``)."""
 
-    broker_url: SecretStr | None = None
-    result_backend: SecretStr | None = None
+    broker_url: BrokerUrl = None
+    result_backend: BrokerUrl = None
     queue: str = Field("llmix", min_length=1, max_length=200)
     pool: Literal["threads", "prefork", "solo"] = "threads"
     concurrency: int = Field(16, ge=1, le=1000)
@@ -168,11 +176,6 @@ class WorkerSettings(_Section):
     result_expires_s: int = Field(86_400, ge=1)
     max_request_bytes: int = Field(1_048_576, ge=1024)
     max_requeues: int = Field(5, ge=0, le=100)
-
-    @field_validator("broker_url", "result_backend")
-    @classmethod
-    def _celery_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        return _url_with_scheme(value, REDIS_SCHEMES | {"amqp", "amqps", "pyamqp"})
 
 
 class ModelPrice(_Section):

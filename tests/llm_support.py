@@ -1,10 +1,12 @@
-"""Helpers for the LLM tests: fixture files, hand-cranked time, a recognisable fake key."""
+"""Helpers for the LLM tests: fixture files, their clock, a recognisable fake key."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
+
+from llmix_workers.testing.clock import WALL_EPOCH, FakeClock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -18,30 +20,9 @@ def load_fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
-#: Where :meth:`FakeTime.wall` starts counting: Wed, 21 Oct 2015 07:28:00 GMT.
-WALL_EPOCH = 1445412480.0
-
-
-class FakeTime:
-    """Monotonic time that moves only when slept through or ticked; records every sleep."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        """Wall-clock seconds moving with the monotonic clock (for HTTP-date Retry-After)."""
-        return WALL_EPOCH + self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def tick(self, seconds: float) -> None:
-        self.now += seconds
+def fake_time() -> FakeClock:
+    """The LLM tests' clock: monotonic from 1000 s, wall clock from 21 Oct 2015 07:28 GMT."""
+    return FakeClock(1000.0, wall_start=WALL_EPOCH + 1000.0)
 
 
 def half() -> float:

@@ -15,14 +15,12 @@ from llmix_workers.llm.resilient import ResilientClient
 from llmix_workers.llm.retry import RetryPolicy
 from llmix_workers.llm.router import ProviderRouter
 from llmix_workers.llm.thinking import strip_thinking
-from llmix_workers.testing.fake_client import FakeClient
 
 __all__ = [
     "AdaptiveLimiter",
     "AnthropicClient",
     "BreakerState",
     "CircuitBreaker",
-    "FakeClient",
     "HTTPProvider",
     "KeyPool",
     "LLMClient",

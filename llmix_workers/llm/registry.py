@@ -14,7 +14,7 @@ built-in class under a new name, e.g. an OpenAI-compatible gateway:
 
 from __future__ import annotations
 
-import importlib
+import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -92,17 +92,13 @@ def import_provider(name: str, path: str) -> ProviderFactory:
     Raises:
         ConfigError: the module does not import, or the attribute is missing or not callable.
     """
-    module_name, _, attr = path.partition(":")
     try:
-        module = importlib.import_module(module_name)
+        target: Any = pkgutil.resolve_name(path)
     except ImportError as exc:
-        raise ConfigError(
-            f"llm.custom_providers.{name}: cannot import {module_name}: {exc}"
-        ) from None
-    target: Any = module
-    for part in attr.split("."):
-        target = getattr(target, part, None)
+        raise ConfigError(f"llm.custom_providers.{name}: cannot import {path}: {exc}") from None
+    except (AttributeError, ValueError):
+        target = None
     if not callable(target):
-        raise ConfigError(f"llm.custom_providers.{name}: {path} is not a class in {module_name}")
+        raise ConfigError(f"llm.custom_providers.{name}: {path} is not a class")
     factory: ProviderFactory = target
     return factory

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from llmix_workers.errors import LlmixError
+from llmix_workers.llm.registry import BUILTIN_PROVIDERS
 from llmix_workers.settings import Settings, load_settings
 from llmix_workers.testing.redis_server import PrivateRedis
 from llmix_workers.testing.stub import StubProvider
@@ -167,9 +168,9 @@ class LocalFleet:
             PYTHONUNBUFFERED="1",
         )
         if self.stub is not None:
-            for provider in ("openai", "openrouter", "together", "deepinfra", "vllm", "ollama"):
-                env[f"LLMIX_LLM__BASE_URLS__{provider.upper()}"] = self.stub.base_url + "/v1"
-            env["LLMIX_LLM__BASE_URLS__ANTHROPIC"] = self.stub.base_url
+            for provider in BUILTIN_PROVIDERS:  # the Anthropic API's paths start with /v1
+                base = self.stub.base_url + ("" if provider == "anthropic" else "/v1")
+                env[f"LLMIX_LLM__BASE_URLS__{provider.upper()}"] = base
             env["OPENAI_API_KEY"] = env["ANTHROPIC_API_KEY"] = STUB_KEY
         env.update(self.worker_env)
         return env

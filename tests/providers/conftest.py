@@ -10,8 +10,9 @@ import pytest
 from llmix_workers.llm.factory import build_llm_client
 from llmix_workers.llm.resilient import ResilientClient
 from llmix_workers.settings import LLMSettings
+from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.stub import StubProvider
-from tests.llm_support import SECRET_KEY, FakeTime, half
+from tests.llm_support import SECRET_KEY, fake_time, half
 
 ClientFactory = Callable[..., ResilientClient]
 
@@ -23,12 +24,12 @@ def stub() -> Iterator[StubProvider]:
 
 
 @pytest.fixture
-def time() -> FakeTime:
-    return FakeTime()
+def time() -> FakeClock:
+    return fake_time()
 
 
 @pytest.fixture
-def make_client(stub: StubProvider, time: FakeTime) -> Iterator[ClientFactory]:
+def make_client(stub: StubProvider, time: FakeClock) -> Iterator[ClientFactory]:
     """Build a client for the stub: every provider's base URL is the stub, keys are fake.
 
     ``keys`` maps provider → key value (default: ``SECRET_KEY`` for openai and anthropic);

@@ -18,8 +18,8 @@ from llmix_workers.errors import (
 )
 from llmix_workers.llm.breaker import BreakerState
 from llmix_workers.llm.request import LLMRequest
+from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.stub import StubProvider
-from tests.llm_support import FakeTime
 from tests.providers.conftest import ClientFactory
 
 
@@ -48,7 +48,7 @@ def test_a_transient_fault_is_retried_once_and_then_succeeds(
     provider: str,
     stub: StubProvider,
     make_client: ClientFactory,
-    time: FakeTime,
+    time: FakeClock,
 ) -> None:
     stub.script(fault)
     result = make_client().complete(ask(provider=provider))
@@ -58,7 +58,7 @@ def test_a_transient_fault_is_retried_once_and_then_succeeds(
 
 
 def test_a_slow_answer_past_the_timeout_is_retried(
-    stub: StubProvider, make_client: ClientFactory, time: FakeTime
+    stub: StubProvider, make_client: ClientFactory, time: FakeClock
 ) -> None:
     stub.script("slow=30000")
     result = make_client(timeout_s=2.0).complete(ask())
@@ -93,7 +93,7 @@ def test_a_fault_every_time_uses_every_attempt_then_raises(
     status: int | None,
     stub: StubProvider,
     make_client: ClientFactory,
-    time: FakeTime,
+    time: FakeClock,
 ) -> None:
     client = make_client(max_attempts=3, breaker_failure_threshold=10)
     with pytest.raises(error) as raised:
@@ -106,7 +106,7 @@ def test_a_fault_every_time_uses_every_attempt_then_raises(
 
 
 def test_400_is_final_and_carries_the_provider_message(
-    stub: StubProvider, make_client: ClientFactory, time: FakeTime
+    stub: StubProvider, make_client: ClientFactory, time: FakeClock
 ) -> None:
     stub.script({"status": 400, "message": "max_tokens is too large: 999999"})
     with pytest.raises(BadRequest, match="openai answered 400: max_tokens is too large: 999999"):
@@ -133,7 +133,7 @@ def test_401_with_a_single_key_is_final(stub: StubProvider, make_client: ClientF
 
 
 def test_retry_after_seconds_is_honoured(
-    stub: StubProvider, make_client: ClientFactory, time: FakeTime
+    stub: StubProvider, make_client: ClientFactory, time: FakeClock
 ) -> None:
     stub.script("429=4", "429=2")
     make_client().complete(ask())
@@ -142,7 +142,7 @@ def test_retry_after_seconds_is_honoured(
 
 
 def test_retry_after_http_date_is_honoured(
-    stub: StubProvider, make_client: ClientFactory, time: FakeTime
+    stub: StubProvider, make_client: ClientFactory, time: FakeClock
 ) -> None:
     stub.script({"status": 503, "retry_after": formatdate(time.wall() + 3, usegmt=True)})
     make_client().complete(ask())
@@ -151,7 +151,7 @@ def test_retry_after_http_date_is_honoured(
 
 
 def test_retry_after_is_capped_at_60_s(
-    stub: StubProvider, make_client: ClientFactory, time: FakeTime
+    stub: StubProvider, make_client: ClientFactory, time: FakeClock
 ) -> None:
     stub.script({"status": 429, "retry_after": formatdate(time.wall() + 600, usegmt=True)})
     with pytest.raises(RateLimited) as raised:
@@ -162,7 +162,7 @@ def test_retry_after_is_capped_at_60_s(
 
 
 def test_a_retry_after_longer_than_the_inline_wait_is_handed_back(
-    stub: StubProvider, make_client: ClientFactory, time: FakeTime
+    stub: StubProvider, make_client: ClientFactory, time: FakeClock
 ) -> None:
     stub.script("429=30")
     with pytest.raises(RateLimited) as raised:
@@ -174,7 +174,7 @@ def test_a_retry_after_longer_than_the_inline_wait_is_handed_back(
 
 
 def test_breaker_opens_after_three_failing_sequences_and_recovers(
-    stub: StubProvider, make_client: ClientFactory, time: FakeTime
+    stub: StubProvider, make_client: ClientFactory, time: FakeClock
 ) -> None:
     client = make_client(max_attempts=2, breaker_failure_threshold=3)
     stub.script(503, 503, 503)

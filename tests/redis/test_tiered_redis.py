@@ -37,8 +37,9 @@ def make_cache(redis_url: str) -> Iterator[Callable[..., TwoTierCache]]:
 
     def make(monotonic: FakeClock | None = None, **options: Any) -> TwoTierCache:
         l2 = RedisL2(redis_url, socket_timeout_s=0.2, connect_timeout_s=0.2)
-        clocks = {"monotonic": monotonic} if monotonic is not None else {}
-        cache = TwoTierCache("redis", CacheSettings(**options), l2=l2, **clocks)
+        cache = TwoTierCache(
+            "redis", CacheSettings(**options), l2=l2, monotonic=monotonic or time.monotonic
+        )
         made.append(cache)
         return cache
 

@@ -7,14 +7,15 @@ import pytest
 from llmix_workers.errors import CircuitOpen
 from llmix_workers.llm.breaker import BreakerState, CircuitBreaker
 from llmix_workers.llm.retry import backoff_delay_s, is_retryable_status
-from tests.llm_support import FakeTime, load_fixture
+from llmix_workers.testing.clock import FakeClock
+from tests.llm_support import fake_time, load_fixture
 
 FIXTURE: dict[str, Any] = load_fixture("circuit-breaker-scenarios.json")
 DEFAULTS = FIXTURE["defaults"]
 SCENARIOS: dict[str, dict[str, Any]] = FIXTURE["scenarios"]
 
 
-def fixture_breaker(time: FakeTime) -> CircuitBreaker:
+def fixture_breaker(time: FakeClock) -> CircuitBreaker:
     return CircuitBreaker(
         DEFAULTS["provider"],
         DEFAULTS["baseUrl"],
@@ -24,7 +25,7 @@ def fixture_breaker(time: FakeTime) -> CircuitBreaker:
     )
 
 
-def bring_to(breaker: CircuitBreaker, time: FakeTime, state: str) -> None:
+def bring_to(breaker: CircuitBreaker, time: FakeClock, state: str) -> None:
     if state == "HALF_OPEN":
         for _ in range(breaker.failure_threshold):
             breaker.on_failure(500)
@@ -49,7 +50,7 @@ def play(breaker: CircuitBreaker, action: dict[str, Any]) -> None:
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_upstream_scenario(name: str) -> None:
     scenario = SCENARIOS[name]
-    time = FakeTime()
+    time = fake_time()
     breaker = fixture_breaker(time)
     bring_to(breaker, time, scenario["initialState"])
     for action in scenario["actions"]:
@@ -74,7 +75,7 @@ def test_upstream_retry_delay_range(case: dict[str, Any]) -> None:
 
 
 def test_open_breaker_says_how_long_to_wait_then_lets_one_probe_through() -> None:
-    time = FakeTime()
+    time = fake_time()
     breaker = fixture_breaker(time)
     for _ in range(3):
         breaker.on_failure(503)
@@ -93,7 +94,7 @@ def test_open_breaker_says_how_long_to_wait_then_lets_one_probe_through() -> Non
 
 
 def test_half_open_probe_answered_with_a_4xx_closes_the_breaker() -> None:
-    time = FakeTime()
+    time = fake_time()
     breaker = fixture_breaker(time)
     bring_to(breaker, time, "HALF_OPEN")
     breaker.check()
@@ -102,7 +103,7 @@ def test_half_open_probe_answered_with_a_4xx_closes_the_breaker() -> None:
 
 
 def test_released_probe_can_be_taken_again() -> None:
-    time = FakeTime()
+    time = fake_time()
     breaker = fixture_breaker(time)
     bring_to(breaker, time, "HALF_OPEN")
     breaker.check()

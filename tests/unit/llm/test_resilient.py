@@ -16,14 +16,15 @@ from llmix_workers.llm.request import LLMRequest, LLMResult
 from llmix_workers.llm.resilient import ResilientClient
 from llmix_workers.llm.retry import RetryPolicy
 from llmix_workers.settings import LLMSettings
+from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.fake_client import FakeClient
-from tests.llm_support import FakeTime, half
+from tests.llm_support import fake_time, half
 
 REQUEST = LLMRequest(provider="openai", model="m", messages=[{"role": "user", "content": "hi"}])
 
 
 def resilient(
-    fake: FakeClient, time: FakeTime, *, breaker_at: int = 3, **policy: float
+    fake: FakeClient, time: FakeClock, *, breaker_at: int = 3, **policy: float
 ) -> ResilientClient:
     return ResilientClient(
         fake,
@@ -51,7 +52,7 @@ def unavailable() -> ProviderUnavailable:
     ids=["429", "500", "network", "timeout", "408"],
 )
 def test_a_retryable_error_is_retried_after_backoff(error: LLMError) -> None:
-    time = FakeTime()
+    time = fake_time()
     fake = FakeClient([error, "fine"])
     result = resilient(fake, time).complete(REQUEST)
     assert result.content == "fine"
@@ -65,7 +66,7 @@ def test_a_retryable_error_is_retried_after_backoff(error: LLMError) -> None:
     ids=["400", "401", "404"],
 )
 def test_a_final_error_is_raised_at_once(error: LLMError) -> None:
-    time = FakeTime()
+    time = fake_time()
     fake = FakeClient([error, "never"])
     with pytest.raises(type(error)) as raised:
         resilient(fake, time).complete(REQUEST)
@@ -75,7 +76,7 @@ def test_a_final_error_is_raised_at_once(error: LLMError) -> None:
 
 
 def test_attempts_run_out_and_the_last_error_says_when_to_come_back() -> None:
-    time = FakeTime()
+    time = fake_time()
     fake = FakeClient([RateLimited("a", status=429)] * 5)
     client = resilient(fake, time, breaker_at=10, max_attempts=3)
     with pytest.raises(RateLimited) as raised:
@@ -86,14 +87,14 @@ def test_attempts_run_out_and_the_last_error_says_when_to_come_back() -> None:
 
 
 def test_retry_after_is_honoured_inline_when_short() -> None:
-    time = FakeTime()
+    time = fake_time()
     fake = FakeClient([RateLimited("a", status=429, retry_after_s=3.0), "ok"])
     resilient(fake, time).complete(REQUEST)
     assert time.sleeps == [3.0]
 
 
 def test_a_long_wait_is_handed_back_instead_of_slept() -> None:
-    time = FakeTime()
+    time = fake_time()
     fake = FakeClient([RateLimited("a", status=429, retry_after_s=20.0), "ok"])
     with pytest.raises(RateLimited) as raised:
         resilient(fake, time, max_inline_wait_s=5).complete(REQUEST)
@@ -103,7 +104,7 @@ def test_a_long_wait_is_handed_back_instead_of_slept() -> None:
 
 
 def test_retry_after_is_capped() -> None:
-    time = FakeTime()
+    time = fake_time()
     fake = FakeClient([RateLimited("a", status=429, retry_after_s=3600.0)])
     with pytest.raises(RateLimited) as raised:
         resilient(fake, time, retry_after_cap_s=60).complete(REQUEST)
@@ -111,7 +112,7 @@ def test_retry_after_is_capped() -> None:
 
 
 def test_breaker_opens_after_three_failing_calls_and_recovers_after_cooldown() -> None:
-    time = FakeTime()
+    time = fake_time()
     fake = FakeClient([unavailable()] * 3)
     client = resilient(fake, time, max_attempts=1)
     for _ in range(3):
@@ -128,7 +129,7 @@ def test_breaker_opens_after_three_failing_calls_and_recovers_after_cooldown() -
 
 
 def test_an_open_breaker_ends_the_retries_of_the_call_that_opened_it() -> None:
-    time = FakeTime()
+    time = fake_time()
     fake = FakeClient([unavailable()] * 10)
     with pytest.raises(ProviderUnavailable) as raised:
         resilient(fake, time, max_attempts=10).complete(REQUEST)
@@ -138,7 +139,7 @@ def test_an_open_breaker_ends_the_retries_of_the_call_that_opened_it() -> None:
 
 
 def test_breakers_are_per_base_url() -> None:
-    time = FakeTime()
+    time = fake_time()
     fake = FakeClient([unavailable()] * 3)
     client = resilient(fake, time, max_attempts=1)
     for _ in range(3):
@@ -151,7 +152,7 @@ def test_breakers_are_per_base_url() -> None:
 
 
 def test_auth_errors_never_open_the_breaker() -> None:
-    time = FakeTime()
+    time = fake_time()
     fake = FakeClient([AuthError("no", status=401)] * 5)
     client = resilient(fake, time)
     for _ in range(5):
@@ -161,7 +162,7 @@ def test_auth_errors_never_open_the_breaker() -> None:
 
 
 def test_429_halves_the_window_and_headers_steer_it() -> None:
-    time = FakeTime()
+    time = fake_time()
     headers = {"x-ratelimit-remaining-requests": "25", "x-ratelimit-limit-requests": "500"}
     steering = LLMResult(content="ok", model="m", provider="openai", headers=headers)
     fake = FakeClient([RateLimited("a", status=429), "ok", steering])
@@ -174,7 +175,7 @@ def test_429_halves_the_window_and_headers_steer_it() -> None:
 
 
 def test_a_full_window_raises_rate_limited_without_calling() -> None:
-    time = FakeTime()
+    time = fake_time()
     fake = FakeClient()
     client = resilient(fake, time, max_inline_wait_s=0, max_attempts=1)
     limiter = client.limiter("openai")
@@ -195,7 +196,7 @@ def test_from_settings_takes_the_llm_section() -> None:
 
 
 def test_errors_raised_before_reaching_the_provider_leave_the_breaker_alone() -> None:
-    time = FakeTime()
+    time = fake_time()
     local = AuthError("no API key for openai")
     fake = FakeClient([unavailable(), unavailable(), local, unavailable()])
     client = resilient(fake, time, max_attempts=1)
