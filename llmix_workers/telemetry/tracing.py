@@ -107,8 +107,9 @@ def setup_tracing(
 
     Samples ``ParentBased(TraceIdRatioBased(otel_sampling_ratio))``, exports in batches to
     ``exporter`` or OTLP/HTTP at ``otel_endpoint`` (empty: the ``OTEL_EXPORTER_OTLP_*``
-    environment), sets the provider as global and instruments Celery. Call once per process,
-    after fork (a prefork child), and pair it with :func:`shutdown_tracing`.
+    environment), sets the provider as global and instruments Celery. Call it in the process
+    that runs tasks, after fork (a prefork child), and pair it with :func:`shutdown_tracing`;
+    a second call returns the provider already set up (OTel allows one global per process).
 
     Raises:
         ConfigError: tracing is on but the ``[otel]`` extra is not installed.
@@ -116,6 +117,8 @@ def setup_tracing(
     global _active
     if not section.otel_enabled:
         return None
+    if _active is not None:
+        return _active
     try:
         from opentelemetry.sdk.resources import SERVICE_NAME, Resource
         from opentelemetry.sdk.trace import TracerProvider

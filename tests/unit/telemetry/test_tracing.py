@@ -77,6 +77,12 @@ def test_enabled_installs_a_global_sampled_provider(exporter: InMemorySpanExport
     }
 
 
+def test_second_setup_returns_the_first_provider(exporter: InMemorySpanExporter) -> None:
+    first = tracing.setup_tracing(section(), exporter=exporter)
+    assert tracing.setup_tracing(section(otel_sampling_ratio=0.0)) is first
+    assert trace.get_tracer_provider() is first
+
+
 def test_ratio_zero_records_nothing(exporter: InMemorySpanExporter) -> None:
     provider = tracing.setup_tracing(section(otel_sampling_ratio=0.0), exporter=exporter)
     assert provider is not None
