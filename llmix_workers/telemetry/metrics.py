@@ -78,6 +78,7 @@ class Metrics:
     later ones are counted as ``other``. ``prices`` (model → USD per million tokens) turns saved
     tokens into ``llmix_cost_saved_usd_total``; a model without a price saves no dollars.
     A label value outside its fixed set raises ``ValueError``; negative amounts raise too.
+    One ``Metrics`` per registry (a second one raises ``ValueError``), so one per process.
     """
 
     def __init__(
