@@ -1,0 +1,174 @@
+"""The metric catalogue: every ``llmix_*`` family, its labels, label values and buckets.
+
+The names are fixed: the Grafana dashboard, the alert rules and the code use exactly these.
+Label values come from the small sets below; ``model`` is bounded by
+:class:`~llmix_workers.telemetry.metrics.Metrics`. Gauges carry the prometheus-client
+multiprocess mode that makes them add up on a prefork node (ignored in a single process).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LOOKUP_OUTCOMES: Final = ("l1_hit", "l2_hit", "miss")
+L2_OPERATIONS: Final = ("get", "set", "delete")
+CLEAR_SCOPES: Final = ("local", "fleet")
+CLEAR_RESULTS: Final = ("ok", "failed", "incomplete")
+WAIT_KINDS: Final = ("in_process", "fleet_lock")
+COMPLETION_OUTCOMES: Final = ("ok", "error")
+STATUS_CLASSES: Final = ("4xx", "429", "5xx", "timeout", "network", "circuit_open")
+DIRECTIONS: Final = ("input", "output")
+#: The ``model`` label of every model past the first ``max_models`` seen by a process.
+OTHER_MODEL: Final = "other"
+
+#: Latency buckets in seconds, from an L1 hit (sub-millisecond) to a slow provider call.
+DURATION_BUCKETS_S: Final = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+)  # fmt: skip
+
+_PM: Final = ("provider", "model")
+
+
+@dataclass(frozen=True)
+class Families:
+    """The metric families of one registry, one attribute per catalogue entry."""
+
+    lookups: Counter
+    l2_healthy: Gauge
+    l2_errors: Counter
+    l2_blocked_reads: Counter
+    l1_entries: Gauge
+    l1_dropped: Counter
+    clears: Counter
+    fleet_generation: Gauge
+    single_flight_waits: Counter
+    lock_takeovers: Counter
+    completions: Counter
+    completion_duration: Histogram
+    llm_call_duration: Histogram
+    llm_errors: Counter
+    llm_retries: Counter
+    requeues: Counter
+    breaker_state: Gauge
+    tokens: Counter
+    tokens_saved: Counter
+    cost_saved: Counter
+    worker_processes: Gauge
+
+
+def create_families(registry: CollectorRegistry) -> Families:
+    """Register every catalogue metric in ``registry``.
+
+    Raises ``ValueError`` (from prometheus-client) when ``registry`` already holds them.
+    """
+    r = registry
+    return Families(
+        lookups=Counter(
+            "llmix_cache_lookups", "Cache lookups made by workers.", ["outcome"], registry=r
+        ),
+        l2_healthy=Gauge(
+            "llmix_l2_healthy",
+            "1 when this worker's L2 is healthy, 0 when marked unhealthy.",
+            registry=r,
+            multiprocess_mode="livemin",
+        ),
+        l2_errors=Counter("llmix_l2_errors", "Failed L2 operations.", ["operation"], registry=r),
+        l2_blocked_reads=Counter(
+            "llmix_l2_blocked_reads",
+            "L2 reads refused because the fleet blocked L2 after a failed clear.",
+            registry=r,
+        ),
+        l1_entries=Gauge(
+            "llmix_l1_entries", "Entries in L1.", registry=r, multiprocess_mode="livesum"
+        ),
+        l1_dropped=Counter(
+            "llmix_l1_dropped_entries",
+            "L1 entries dropped because the fleet generation moved.",
+            registry=r,
+        ),
+        clears=Counter("llmix_cache_clears", "Cache clears.", ["scope", "result"], registry=r),
+        fleet_generation=Gauge(
+            "llmix_fleet_generation",
+            "Fleet generation this worker has applied.",
+            registry=r,
+            multiprocess_mode="livemax",
+        ),
+        single_flight_waits=Counter(
+            "llmix_single_flight_waits",
+            "Jobs that waited for another job's in-flight call.",
+            ["kind"],
+            registry=r,
+        ),
+        lock_takeovers=Counter(
+            "llmix_fleet_lock_takeovers",
+            "Fleet locks taken over after the holder vanished.",
+            registry=r,
+        ),
+        completions=Counter(
+            "llmix_completions",
+            "Finished completion jobs.",
+            [*_PM, "outcome"],
+            registry=r,
+        ),
+        completion_duration=Histogram(
+            "llmix_completion_duration_seconds",
+            "Completion job latency inside the worker.",
+            ["cache"],
+            registry=r,
+            buckets=DURATION_BUCKETS_S,
+        ),
+        llm_call_duration=Histogram(
+            "llmix_llm_call_duration_seconds",
+            "One provider call, all attempts included.",
+            _PM,
+            registry=r,
+            buckets=DURATION_BUCKETS_S,
+        ),
+        llm_errors=Counter(
+            "llmix_llm_errors", "Provider errors.", ["provider", "status_class"], registry=r
+        ),
+        llm_retries=Counter(
+            "llmix_llm_retries", "Retries inside the worker.", ["provider"], registry=r
+        ),
+        requeues=Counter(
+            "llmix_requeues",
+            "Jobs re-queued with a countdown (long Retry-After).",
+            ["provider"],
+            registry=r,
+        ),
+        breaker_state=Gauge(
+            "llmix_circuit_breaker_state",
+            "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
+            ["provider"],
+            registry=r,
+            multiprocess_mode="livemax",
+        ),
+        tokens=Counter(
+            "llmix_tokens",
+            "Tokens paid for in provider calls.",
+            [*_PM, "direction"],
+            registry=r,
+        ),
+        tokens_saved=Counter(
+            "llmix_tokens_saved",
+            "Tokens not paid thanks to cache hits and shared calls.",
+            [*_PM, "direction"],
+            registry=r,
+        ),
+        cost_saved=Counter(
+            "llmix_cost_saved_usd",
+            "USD saved by cache hits and shared calls, from the price table.",
+            _PM,
+            registry=r,
+        ),
+        worker_processes=Gauge(
+            "llmix_worker_processes",
+            "Live worker processes that hold an L1.",
+            registry=r,
+            multiprocess_mode="livesum",
+        ),
+    )

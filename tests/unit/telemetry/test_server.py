@@ -1,0 +1,188 @@
+"""The node endpoint over real HTTP (httpx against a loopback server)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from llmix_workers.settings import TelemetrySettings
+from llmix_workers.telemetry import multiprocess as mp
+from llmix_workers.telemetry.health import HealthState
+from llmix_workers.telemetry.metrics import Metrics
+from llmix_workers.telemetry.server import MetricsServer, start_metrics_server
+from llmix_workers.testing.clock import FakeClock
+from tests.unit.telemetry.support import populate
+
+PASSWORD = "hunter2-broker-password"
+
+
+class Broker:
+    def __init__(self) -> None:
+        self.ok: bool | Exception = True
+
+    def __call__(self) -> bool:
+        if isinstance(self.ok, Exception):
+            raise self.ok
+        return self.ok
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def broker() -> Broker:
+    return Broker()
+
+
+@pytest.fixture
+def health(clock: FakeClock, broker: Broker) -> HealthState:
+    return HealthState(
+        liveness_timeout_s=120, readiness_timeout_s=30, broker_ok=broker, clock=clock
+    )
+
+
+@pytest.fixture
+def server(registry: CollectorRegistry, health: HealthState) -> Iterator[MetricsServer]:
+    with MetricsServer("127.0.0.1", 0, registry, health, poll_interval_s=0.01) as running:
+        yield running
+
+
+def get(server: MetricsServer, path: str, **headers: str) -> httpx.Response:
+    return httpx.get(f"http://127.0.0.1:{server.port}{path}", headers=headers, timeout=10)
+
+
+def test_metrics_in_the_text_format(server: MetricsServer, metrics: Metrics) -> None:
+    populate(metrics)
+    response = get(server, "/metrics?name[]=ignored")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert 'llmix_cache_lookups_total{outcome="l1_hit"} 1.0' in response.text
+    assert "llmix_worker_processes 1.0" in response.text
+
+
+def test_metrics_in_openmetrics_when_asked(server: MetricsServer, metrics: Metrics) -> None:
+    metrics.lookup("miss")
+    response = get(server, "/metrics", Accept="application/openmetrics-text; version=1.0.0")
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    assert response.text.endswith("# EOF\n")
+
+
+def test_unknown_path_is_404(server: MetricsServer) -> None:
+    assert get(server, "/").status_code == 404
+    assert get(server, "/metricsz").status_code == 404
+
+
+def test_liveness_follows_the_beats(
+    server: MetricsServer, health: HealthState, clock: FakeClock
+) -> None:
+    assert (get(server, "/healthz").status_code, get(server, "/healthz").text) == (200, "alive\n")
+    clock.tick(120)
+    assert get(server, "/healthz").status_code == 200
+    clock.tick(1)
+    response = get(server, "/healthz")
+    assert (response.status_code, response.text) == (503, "no consumer progress for 121s\n")
+    health.beat()
+    assert get(server, "/healthz").status_code == 200
+
+
+def test_readiness_needs_broker_and_a_recent_redis_answer(
+    server: MetricsServer, health: HealthState, clock: FakeClock, broker: Broker
+) -> None:
+    response = get(server, "/readyz")
+    assert (response.status_code, response.text) == (503, "cache Redis has not answered yet\n")
+    health.redis_answered()
+    response = get(server, "/readyz")
+    assert (response.status_code, response.text) == (200, "ready\n")
+    broker.ok = False
+    assert get(server, "/readyz").text == "broker unreachable\n"
+    broker.ok = ConnectionRefusedError(f"amqp://llmix:{PASSWORD}@rabbit:5672 refused")
+    response = get(server, "/readyz")
+    assert (response.status_code, response.text) == (503, "broker unreachable\n")
+    broker.ok = True
+    clock.tick(31)
+    response = get(server, "/readyz")
+    assert (response.status_code, response.text) == (503, "cache Redis has not answered for 31s\n")
+    assert get(server, "/healthz").status_code == 200
+
+
+def test_readiness_probes_redis_when_the_last_answer_is_stale(clock: FakeClock) -> None:
+    answers = [True, False]
+    health = HealthState(
+        liveness_timeout_s=120,
+        readiness_timeout_s=30,
+        redis_probe=lambda: answers.pop(0),
+        clock=clock,
+    )
+    assert health.readiness() == (True, "ready")
+    clock.tick(10)
+    assert health.readiness() == (True, "ready")
+    assert answers == [False]
+    clock.tick(31)
+    assert health.readiness() == (False, "cache Redis has not answered for 41s")
+    assert answers == []
+
+
+def test_strategy_without_redis_is_ready_on_the_broker_alone(clock: FakeClock) -> None:
+    health = HealthState(
+        liveness_timeout_s=1, readiness_timeout_s=1, cache_needs_redis=False, clock=clock
+    )
+    assert health.readiness() == (True, "ready")
+
+
+def test_port_zero_in_settings_means_no_server(registry: CollectorRegistry) -> None:
+    section = TelemetrySettings()
+    assert start_metrics_server(section, registry, HealthState.from_settings(section)) is None
+
+
+def test_settings_port_is_served_and_released_on_close(registry: CollectorRegistry) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    section = TelemetrySettings(metrics_host="127.0.0.1", metrics_port=port, liveness_timeout_s=5)
+    health = HealthState.from_settings(section, cache_needs_redis=False)
+    server = start_metrics_server(section, registry, health)
+    assert server is not None and server.port == port
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
+    finally:
+        server.close()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+    with MetricsServer("127.0.0.1", port, registry, health) as again:
+        assert get(again, "/healthz").status_code == 200
+
+
+def _prefork_child(lookups: int) -> None:
+    metrics = Metrics(CollectorRegistry())
+    metrics.worker_process(True)
+    for _ in range(lookups):
+        metrics.lookup("l2_hit")
+
+
+def test_prefork_node_serves_every_child(tmp_path: Path, health: HealthState) -> None:
+    fork = multiprocessing.get_context("fork")
+    node = mp.prepare_node_dir(tmp_path, "celery@prefork")
+    try:
+        children = [fork.Process(target=_prefork_child, args=(n,)) for n in (2, 3)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(60)
+            assert child.exitcode == 0
+        mp.mark_dead(children[0].pid or 0)
+        with MetricsServer("127.0.0.1", 0, mp.multiprocess_registry(node), health) as server:
+            text = get(server, "/metrics").text
+    finally:
+        mp.leave_multiprocess_mode()
+    assert 'llmix_cache_lookups_total{outcome="l2_hit"} 5.0' in text
+    assert "llmix_worker_processes 1.0" in text
+    assert str(os.getpid()) not in text
