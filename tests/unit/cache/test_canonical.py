@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from llmix_workers.cache.canonical import canonical_json, encode_string, es_number, js_number
 
 VECTORS = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "es-number-vectors.json").read_text()
+    (Path(__file__).parents[2] / "fixtures" / "es-number-vectors.json").read_text()
 )
 
 

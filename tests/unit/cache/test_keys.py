@@ -21,7 +21,7 @@ from llmix_workers.cache.keys import (
     canonical_key_params,
 )
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
+FIXTURES = Path(__file__).parents[2] / "fixtures"
 UPSTREAM = json.loads((FIXTURES / "cache-key-vectors.json").read_text(encoding="utf-8"))
 BASE: dict[str, Any] = {"provider": "openai", "model": "m", "messages": []}
 
