@@ -22,6 +22,7 @@ UID = "llmix-workers"
 SEL = 'job=~"$job", instance=~"$instance"'
 RATE = "[$__rate_interval]"
 HITS = 'outcome=~"l1_hit|l2_hit"'
+MISS = 'outcome="miss"'
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 LOOKUPS = "llmix_cache_lookups_total"
 JOB_LATENCY = "llmix_completion_duration_seconds"
@@ -97,7 +98,7 @@ def variable(name: str, label: str) -> db.QueryVariable:
 
 
 def overview() -> list[Panel]:
-    hits = f"sum(increase({sel(LOOKUPS, HITS)}[$__range]))"
+    misses = f"sum(increase({sel(LOOKUPS, MISS)}[$__range]))"
     lookups = f"sum(increase({sel(LOOKUPS)}[$__range]))"
     saved = f"sum(increase({sel('llmix_cost_saved_usd_total')}[$__range]))"
     return [
@@ -111,7 +112,7 @@ def overview() -> list[Panel]:
         single(
             "Hit ratio (range)",
             "percentunit",
-            q(f"{hits} / {lookups}", "hit ratio"),
+            q(f"1 - {misses} / {lookups}", "hit ratio"),
             "L1 + L2 hits over all lookups in the selected time range.",
         ),
         single(
@@ -126,7 +127,7 @@ def overview() -> list[Panel]:
 def cache() -> list[Panel]:
     total = rate(LOOKUPS)
     by_tier = f"{rate(LOOKUPS, 'outcome', HITS)} / ignoring (outcome) group_left {total}"
-    overall = f"{rate(LOOKUPS, extra=HITS)} / {total}"
+    overall = f"1 - {rate(LOOKUPS, extra=MISS)} / {total}"
     clears = f"sum by (scope, result) (increase({sel('llmix_cache_clears_total')}{RATE}))"
     dropped = f"sum by (instance) (increase({sel('llmix_l1_dropped_entries_total')}{RATE}))"
     return [
