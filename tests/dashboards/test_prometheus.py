@@ -8,11 +8,18 @@ dashboard_queries to run the same check against real workers.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from llmix_workers.errors import ConfigError
-from llmix_workers.testing.prometheus import PrivatePrometheus, alert_queries, dashboard_queries
+from llmix_workers.testing import prometheus as prometheus_module
+from llmix_workers.testing.prometheus import (
+    PrivatePrometheus,
+    PrometheusError,
+    alert_queries,
+    dashboard_queries,
+)
 from tests.dashboards.conftest import ALERTS, DASHBOARD_JSON
 from tests.dashboards.exporter import CatalogueExporter
 
@@ -74,3 +81,27 @@ def test_rules_load_and_alerts_go_pending(prometheus: PrivatePrometheus) -> None
     assert {r["name"]: r["health"] for r in rules} == {n: "ok" for n, _ in alert_queries(ALERTS)}
     active = {r["name"] for r in rules if r["state"] in ("pending", "firing")}
     assert active == {n for n, _ in alert_queries(ALERTS)} - MAY_BE_EMPTY.keys()
+
+
+def test_missing_binary_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LLMIX_PROMETHEUS", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(prometheus_module, "DEBIAN_BINARY", "/nonexistent/prometheus")
+    with pytest.raises(ConfigError, match="apt-get install prometheus"):
+        PrivatePrometheus(["127.0.0.1:1"])
+
+
+def test_a_server_that_exits_at_start_reports_its_log(tmp_path: Path) -> None:
+    broken = tmp_path / "broken-rules.yml"
+    broken.write_text("groups: [{name: x, rules: [{alert: A, expr: 'sum('}]}]\n")
+    server = PrivatePrometheus(["127.0.0.1:1"], rule_files=[broken])
+    try:
+        with pytest.raises(PrometheusError, match="(?s)exited before ready.*broken-rules.yml"):
+            server.start()
+    finally:
+        server.close()
+
+
+def test_query_errors_raise(prometheus: PrivatePrometheus) -> None:
+    with pytest.raises(PrometheusError, match="bad_data"):
+        prometheus.query("sum(")
