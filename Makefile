@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all format lint mypy test bench demo clean
+.PHONY: all format lint mypy test bench demo dashboards clean
 
 all: lint mypy test
 
@@ -32,6 +32,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/cache_bench.py
 	$(BIN)/python bench/worker_bench.py
 	$(BIN)/python bench/fleet_bench.py
+
+dashboards: $(STAMP)
+	$(BIN)/python dashboards/generate.py
 
 demo: $(STAMP)
 	$(BIN)/llmix-workers demo
