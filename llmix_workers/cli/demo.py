@@ -91,7 +91,7 @@ def run(console: Console) -> int:
             outcomes = producer.run_batch(requests, timeout_s=600)
             summary = BatchSummary.of(outcomes, wall_s=time.monotonic() - started)
             summaries.append(summary)
-            console.print(summary.table(title=label))
+            summary.print(console, title=label)
             _print_failures(console, outcomes)
         provider_calls = sum(s.provider_calls for s in summaries)
         stub_calls = fleet.stub.calls()["total"] if fleet.stub is not None else None

@@ -33,6 +33,9 @@ def worker(
     settings = settings_from(ctx)
     pool = pool or settings.worker.pool
     concurrency = concurrency or settings.worker.concurrency
+    # The settings say what runs (``llmix-workers workers`` reports them).
+    section = settings.worker.model_copy(update={"pool": pool, "concurrency": concurrency})
+    settings = settings.model_copy(update={"worker": section})
     # Celery lets the app's configuration win over --pool, so both are set here.
     app = create_app(settings, worker_pool=pool, worker_concurrency=concurrency)
     argv = [

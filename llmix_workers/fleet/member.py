@@ -60,6 +60,9 @@ class FleetMember:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Adds what the process knows of itself to its stats reply (pool, keys...); set by
+        #: the worker runtime. Must be cheap and must not raise.
+        self.describe: Callable[[], dict[str, Any]] | None = None
 
     # -- Invalidator ----------------------------------------------------------------------------
 
@@ -160,7 +163,13 @@ class FleetMember:
                 self._dropped_at = (generation, dropped)
             self._reply(request_id, {"dropped": dropped, "generation": generation})
         elif kind == "stats" and self._cache is not None:
-            self._reply(request_id, self._cache.stats().to_wire())
+            self._reply(request_id, {**self._cache.stats().to_wire(), **self._described()})
+
+    def _described(self) -> dict[str, Any]:
+        try:
+            return self.describe() if self.describe is not None else {}
+        except Exception as exc:
+            return {"describeError": type(exc).__name__}
 
     def _reply(self, request_id: str, body: dict[str, Any]) -> None:
         if not request_id:

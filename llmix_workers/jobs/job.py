@@ -40,14 +40,14 @@ class CompletionJob:
             raise InvalidRequest(f"request: must be a JSON object (got {type(payload).__name__})")
         fields = dict(payload)
         cache = fields.pop("cache", "default")
-        if cache not in CACHE_MODES:
+        if not isinstance(cache, str) or cache not in CACHE_MODES:
             allowed = ", ".join(sorted(CACHE_MODES))
             raise InvalidRequest(f"cache: must be one of {allowed} (got {cache!r})")
         ttl_s = fields.pop("ttlS", None)
         if ttl_s is not None and (type(ttl_s) is not int or not 1 <= ttl_s <= MAX_TTL_S):
             raise InvalidRequest(f"ttlS: must be a whole number of seconds from 1 to {MAX_TTL_S}")
         _check_size(fields, max_request_bytes)
-        return cls(LLMRequest.from_payload(fields), cache, ttl_s)
+        return cls(LLMRequest.from_payload(fields), cache, ttl_s)  # type: ignore[arg-type]
 
     def wire(self) -> dict[str, Any]:
         """The payload to enqueue: camelCase request fields plus cache control."""

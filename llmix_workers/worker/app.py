@@ -49,7 +49,11 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
         accept_content=["json"],
         result_accept_content=["json"],
         result_expires=worker.result_expires_s,
-        result_extended=False,
+        # The worker's name and re-queue count on every result, failures included (the CLI's
+        # output lines carry them); a result backend restart is waited out, not a lost result.
+        result_extended=True,
+        result_backend_always_retry=True,
+        result_backend_max_retries=30,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,

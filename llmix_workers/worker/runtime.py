@@ -12,6 +12,7 @@ from llmix_workers.jobs.service import CompletionService
 from llmix_workers.llm.client import LLMClient
 from llmix_workers.llm.factory import build_llm_client
 from llmix_workers.settings import Settings
+from llmix_workers.worker.describe import describer
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class WorkerRuntime:
         self.cache = build_response_cache(settings, invalidator=member)
         self.fleet = member.start() if member is not None and self.cache is not None else None
         self.client: LLMClient = client or build_llm_client(settings)
+        if self.fleet is not None:
+            self.fleet.describe = describer(settings, self.client)
         self.service = CompletionService(
             self.cache, self.client, worker=self.hostname,
             fleet_lock=lock if self.fleet is not None else None,

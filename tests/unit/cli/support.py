@@ -15,7 +15,9 @@ def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: bytes = b""
 ) -> subprocess.CompletedProcess[str]:
     """``python -m llmix_workers ARGS`` with only the ``env`` given on top of a clean one."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("LLMIX_") and k not in _USER_VARS}
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith("LLMIX_") and k not in _USER_VARS
+    }
     base.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "llmix_workers", *args],

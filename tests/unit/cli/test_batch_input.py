@@ -18,8 +18,12 @@ def test_blank_and_non_utf8_lines_keep_one_item_per_input_line() -> None:
     data = GOOD + b"\n\n" + b'{"bad": "\xff\xfe"}\n' + GOOD + b"\n"
     items = read_jsonl(io.BytesIO(data))
     assert len(items) == 4
-    assert isinstance(items[1], Exception) and "line 2" in str(items[1]) and "blank" in str(items[1])
-    assert isinstance(items[2], Exception) and "line 3" in str(items[2]) and "UTF-8" in str(items[2])
+    assert (
+        isinstance(items[1], Exception) and "line 2" in str(items[1]) and "blank" in str(items[1])
+    )
+    assert (
+        isinstance(items[2], Exception) and "line 3" in str(items[2]) and "UTF-8" in str(items[2])
+    )
     assert not isinstance(items[0], Exception) and not isinstance(items[3], Exception)
 
 
@@ -59,7 +63,9 @@ def test_output_into_a_missing_folder_is_refused_before_sending(tmp_path: Path) 
 
 
 def test_output_without_wait_is_refused() -> None:
-    done = run_cli("enqueue", "hi", "--output", "o.jsonl", env={"REDIS_URL": "redis://127.0.0.1:1/0"})
+    done = run_cli(
+        "enqueue", "hi", "--output", "o.jsonl", env={"REDIS_URL": "redis://127.0.0.1:1/0"}
+    )
     assert done.returncode == 2 and "--wait" in done.stderr
 
 
