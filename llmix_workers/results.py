@@ -192,7 +192,9 @@ def outcome_of(index: int, task_id: str | None, meta: Mapping[str, Any]) -> JobO
         return JobOutcome(index, output=output, worker=worker or output.get("worker"),
                           task_id=task_id, requeues=requeues)  # fmt: skip
     error = meta.get("result")
-    if isinstance(error, BaseException):
+    if meta.get("status") == "REVOKED":
+        kind, text = "Revoked", "revoked before it ran (llmix-workers revoke)"
+    elif isinstance(error, BaseException):
         kind, text = type(error).__name__, f"{type(error).__name__}: {error}"
     else:
         kind, text = str(meta.get("status")).title(), f"{meta.get('status')}: {error}"

@@ -16,6 +16,10 @@ from llmix_workers.settings import Settings
 CHECK_TIMEOUT_S = 2.0
 
 
+ROLE_NAMES = {"broker": "broker", "results": "result backend", "fleet": "fleet-state Redis",
+              "cache": "L2 cache Redis"}  # fmt: skip
+
+
 class Unreachable(LlmixError):
     """Raised when a Redis server or broker a command needs does not answer."""
 
@@ -31,7 +35,7 @@ def require(settings: Settings, roles: Iterable[str]) -> None:
     for role in roles:
         url = _url_for(settings, role)
         if url:
-            by_url.setdefault(url, []).append(role)
+            by_url.setdefault(url, []).append(ROLE_NAMES.get(role, role))
     for url, names in by_url.items():
         check(url, " and ".join(names))
 
