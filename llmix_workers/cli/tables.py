@@ -12,6 +12,9 @@ from llmix_workers.fleet.control import ClearReport, Replies
 
 def print_clear(report: ClearReport, console: Console | None = None) -> None:
     out = console or make_console()
+    if report.generation is None:  # the generation never moved: nothing happened anywhere
+        out.print(f"[red]cache clear failed:[/red] {escape(report.l2_error or '')}", soft_wrap=True)
+        return
     rows = [[row["node"], f"{row['processes']:,}", f"{row['dropped']:,}"]
             for row in report.nodes()]  # fmt: skip
     for member in report.silent:

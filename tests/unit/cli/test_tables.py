@@ -51,3 +51,15 @@ def test_summary_counts_failures_by_type_and_requeues() -> None:
     buffer = io.StringIO()
     summary.print(Console(file=buffer, width=40))
     assert "failures by type: AuthError 2, InvalidInput 1" in buffer.getvalue()
+
+
+def test_a_clear_that_reached_nothing_claims_nothing() -> None:
+    from llmix_workers.cli.tables import print_clear
+    from llmix_workers.fleet.control import ClearReport
+
+    buffer = io.StringIO()
+    report = ClearReport(None, 0, "fleet state unreachable, nothing cleared: Error 111")
+    print_clear(report, Console(file=buffer, width=80))
+    text = buffer.getvalue()
+    assert "generation None" not in text and "stay blocked" not in text
+    assert "nothing cleared" in text
