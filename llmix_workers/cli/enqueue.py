@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from llmix_workers.cli.batch import Item, check_writable, read_jsonl
-from llmix_workers.cli.group import friendly_errors, settings_from
+from llmix_workers.cli.group import EXIT_INTERRUPTED, friendly_errors, settings_from
 from llmix_workers.cli.output import console
 from llmix_workers.errors import ConfigError
 from llmix_workers.jobs.job import CACHE_MODES
@@ -57,7 +57,12 @@ def run_enqueue(
     err = console(stderr=True)
     batch = Batch()
     if not wait:
-        producer.start_batch(requests, batch=batch)
+        try:
+            producer.start_batch(requests, batch=batch)
+        except KeyboardInterrupt:
+            _report_sent(batch, ids_file, err)
+            err.print(f"interrupted after line {batch.count:,}: later lines were not sent")
+            return EXIT_INTERRUPTED
         return _report_sent(batch, ids_file, err)
 
     def send(batch: Batch, on_done: Any) -> None:

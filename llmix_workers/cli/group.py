@@ -22,7 +22,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 def friendly_errors(command: F) -> F:
     """Turn a user-facing failure into one red line on stderr and exit status 2, no traceback:
-    an :class:`LlmixError`, and a Redis or broker connection lost while the command ran."""
+    an :class:`LlmixError`, and a Redis or broker connection lost while the command ran.
+    Ctrl-C not handled by the command itself exits 130 with one line."""
     import redis
     from kombu.exceptions import OperationalError
 
@@ -32,6 +33,9 @@ def friendly_errors(command: F) -> F:
             return command(*args, **kwargs)
         except LlmixError as exc:
             _fail(str(exc))
+        except KeyboardInterrupt:
+            click.secho("interrupted", fg="yellow", err=True)
+            sys.exit(EXIT_INTERRUPTED)
         except (redis.RedisError, OperationalError, ConnectionError) as exc:
             from llmix_workers.cli.urls import scrub
 
