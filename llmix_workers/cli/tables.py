@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
+from llmix_workers.cli.fleet import key_problem
 from llmix_workers.cli.output import console as make_console
 from llmix_workers.cli.output import print_table
 from llmix_workers.fleet.control import ClearReport, Replies
@@ -57,3 +58,7 @@ def print_stats(replies: Replies, l2_keys: int | None, console: Console | None =
     print_table(out, title, columns, rows, left=("node",))
     if replies.silent:
         out.print(f"[red]no answer from:[/red] {', '.join(replies.silent)}", soft_wrap=True)
+    for a in replies.answers:
+        problem = key_problem(a["apiKeys"]) if "apiKeys" in a else None
+        if problem:
+            out.print(f"[red]{a['node']} (pid {a['pid']}):[/red] {escape(problem)}", soft_wrap=True)

@@ -191,6 +191,9 @@ def test_failures_name_their_worker_and_workers_shows_the_key_problem(
         assert rows["k1@llmix"]["pool"] == "threads" and rows["k1@llmix"]["concurrency"] == 2
         assert "keyProblem" not in rows["c1@llmix"]
         assert REJECTED_KEY not in view.stdout
+        table = run(cli_fleet, "workers")
+        assert "no usable API key for openai" in table.stdout and "threads" in table.stdout
+        assert REJECTED_KEY not in table.stdout + table.stderr
         cli_fleet.stub.script(reject_keys=[])
         time.sleep(3.5)  # the cool-off
         again = run(cli_fleet, "enqueue", "k c", "--wait", queue="keys")

@@ -63,3 +63,12 @@ def test_a_clear_that_reached_nothing_claims_nothing() -> None:
     text = buffer.getvalue()
     assert "generation None" not in text and "stay blocked" not in text
     assert "nothing cleared" in text
+
+
+def test_stats_name_a_process_without_a_usable_key() -> None:
+    buffer = io.StringIO()
+    answer = _answer("k1@h") | {"apiKeys": {"openai": {"keys": 1, "usable": 0, "retryInS": 42.0}}}
+    print_stats(Replies([answer, _answer("ok@h")], [], 0.1), 0, Console(file=buffer, width=80))
+    text = buffer.getvalue()
+    assert "k1@h (pid 123456): no usable API key for openai (rejected; retried in 42 s)" in text
+    assert "ok@h (pid" not in text
