@@ -65,6 +65,7 @@ def wait_and_report(
         try:
             if send is not None:
                 send(batch, on_done)
+            bar.update(task, completed=len(batch.outcomes))
             refresh()
             watchdog.start()
             producer.collect(batch, timeout_s=timeout_s, on_done=on_done, on_requeue=on_requeue)
