@@ -14,6 +14,10 @@ from rich.markup import escape
 from llmix_workers.cli.group import friendly_errors, settings_from
 from llmix_workers.cli.output import console, print_table
 
+NO_KEY = (
+    "no API key found (set OPENAI_API_KEY or the like where the worker runs, unless its "
+    "providers need none)"
+)
 COLUMNS = ("node", "pid", "pool", "concurrency", "L1 size", "L2 healthy", "L2 blocked",
            "API keys", "last heartbeat")  # fmt: skip
 
@@ -48,6 +52,11 @@ def workers(ctx: click.Context, timeout_s: float | None, as_json: bool) -> None:
         out = console()
         print_table(out, f"workers: {len(rows)} processes", COLUMNS,
                     [_cells(row) for row in rows], left=("node", "pool", "API keys"))  # fmt: skip
+        for row in rows:
+            if not row.get("silent") and "apiKeys" in row and not _any_key(row["apiKeys"]):
+                out.print(
+                    f"[yellow]{row['node']} (pid {row['pid']}):[/yellow] {NO_KEY}", soft_wrap=True
+                )
         for row in problems:
             what = "no answer" if row.get("silent") else row["keyProblem"]
             out.print(
@@ -56,6 +65,10 @@ def workers(ctx: click.Context, timeout_s: float | None, as_json: bool) -> None:
         if not rows:
             out.print("[yellow]no live worker process[/yellow]", soft_wrap=True)
     sys.exit(1 if problems else 0)
+
+
+def _any_key(keys: dict[str, dict[str, Any]]) -> bool:
+    return any(health.get("keys") for health in keys.values())
 
 
 def _heartbeats(control: Any) -> dict[str, float]:
@@ -82,9 +95,8 @@ def _process(answer: dict[str, Any], beats: dict[str, float], now: float) -> dic
 
 
 def key_problem(keys: dict[str, dict[str, Any]]) -> str | None:
-    """What is wrong with a process's API keys, or None: no key at all, or none usable."""
-    if not any(health.get("keys") for health in keys.values()):
-        return "no API key found (set OPENAI_API_KEY or similar where the worker runs)"
+    """What is wrong with a process's API keys, or None: a provider whose every key was
+    rejected. (No key at all is only a note: keyless providers such as vLLM need none.)"""
     dead = [
         f"{name} (rejected; retried in {health.get('retryInS') or 0:g} s)"
         for name, health in keys.items()
@@ -97,8 +109,9 @@ def _cells(row: dict[str, Any]) -> list[str]:
     if row.get("silent"):
         return [f"[red]{row['node']}[/red]", str(row["pid"]), "-", "-", "-", "-", "-",
                 "[red]silent[/red]", _beat(row)]  # fmt: skip
-    keys = ", ".join(f"{name} {h.get('usable')}/{h.get('keys')}"
-                     for name, h in row["apiKeys"].items() if h.get("keys")) or "none"  # fmt: skip
+    counts = [f"{name} {h.get('usable')}/{h.get('keys')}"
+              for name, h in row["apiKeys"].items() if h.get("keys")]  # fmt: skip
+    keys = ", ".join(counts) or "none found"
     if row.get("keyProblem"):
         keys = f"[red]{keys}[/red]"
     return [row["node"], str(row["pid"]), str(row["pool"] or "-"), str(row["concurrency"] or "-"),

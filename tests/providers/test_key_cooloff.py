@@ -62,3 +62,16 @@ def test_key_health_says_when_no_key_is_usable(
     assert health == {"keys": 1, "usable": 0, "retryInS": 60.0}
     time.tick(60)
     assert router.key_health()["openai"]["usable"] == 1  # type: ignore[attr-defined]
+
+
+def test_a_missing_key_says_it_is_needed_where_the_workers_run() -> None:
+    from llmix_workers.llm.router import ProviderRouter
+    from llmix_workers.settings import LLMSettings
+
+    router = ProviderRouter(LLMSettings(), env={})
+    try:
+        with pytest.raises(AuthError, match="OPENAI_API_KEY .* where the workers run"):
+            router.provider("openai")
+        assert router.key_health() == {}
+    finally:
+        router.close()
