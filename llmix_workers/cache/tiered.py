@@ -127,6 +127,11 @@ class TwoTierCache:
             and not self._invalidator.l2_blocked()
         )
 
+    @property
+    def l2_blocked(self) -> bool:
+        """L2 reads are blocked: by this cache's failed clear, or by the fleet."""
+        return self._blocked or self._invalidator.l2_blocked()
+
     def epoch(self) -> tuple[int, int]:
         """Where this cache stands now (generation, local clears); hand it to :meth:`set` to
         drop an answer computed across a clear."""

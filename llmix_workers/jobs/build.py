@@ -16,15 +16,22 @@ from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.fleet.lock import FleetLock
 from llmix_workers.fleet.member import FleetMember
 from llmix_workers.settings import Settings
+from llmix_workers.telemetry.instrumented import InstrumentedL2
+from llmix_workers.telemetry.metrics import Metrics
 
 
 def build_response_cache(
-    settings: Settings, *, l2: L2Backend | None = None, invalidator: Invalidator | None = None
+    settings: Settings,
+    *,
+    l2: L2Backend | None = None,
+    invalidator: Invalidator | None = None,
+    metrics: Metrics | None = None,
 ) -> TwoTierCache | None:
     """The process's TwoTierCache, or ``None`` when the strategy skips the response cache.
 
-    ``l2`` replaces the Redis backend (tests pass a ``MemoryL2``). No connection is made here;
-    the first lookup connects.
+    ``l2`` replaces the Redis backend (tests pass a ``MemoryL2``). With ``metrics`` the L2 is
+    wrapped in an :class:`InstrumentedL2` (errors counted, calls traced when sampled). No
+    connection is made here; the first lookup connects.
 
     Raises:
         ConfigError: strategy ``redis`` without a Redis URL, or an unknown strategy.
@@ -34,6 +41,8 @@ def build_response_cache(
         return None
     if strategy != "memory" and l2 is None:
         l2 = RedisL2.from_settings(settings.redis)
+    if l2 is not None and metrics is not None:
+        l2 = InstrumentedL2(l2, metrics)
     return TwoTierCache(strategy, settings.cache, l2=l2, invalidator=invalidator)
 
 
