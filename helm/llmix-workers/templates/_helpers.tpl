@@ -97,10 +97,16 @@ seccompProfile:
       key: {{ $key | quote }}
 {{- end -}}
 
-{{/* Env shared by the worker and the cache-clear job: settings file and secret URLs/keys. */}}
+{{/*
+Env shared by the worker and the cache-clear job: the settings file, the options the image's
+environment also sets (environment wins over the file, so they are set here from the same
+values), and the secret URLs and keys by reference.
+*/}}
 {{- define "llmix-workers.env" -}}
 - name: LLMIX_SETTINGS
   value: /etc/llmix/settings.toml
+- name: LLMIX_TELEMETRY__METRICS_PORT
+  value: {{ .Values.metrics.port | quote }}
 - name: LLMIX_TELEMETRY__MULTIPROC_DIR
   value: {{ .Values.metrics.multiprocDir | quote }}
 - name: TMPDIR
