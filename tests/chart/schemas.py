@@ -54,5 +54,7 @@ def _diff(given: Any, known: Any, path: str = "") -> str:
     if isinstance(given, dict) and isinstance(known, dict):
         return "".join(_diff(v, known.get(k, "<unknown>"), f"{path}.{k}") for k, v in given.items())
     if isinstance(given, list) and isinstance(known, list) and len(given) == len(known):
-        return "".join(_diff(g, k, f"{path}[{i}]") for i, (g, k) in enumerate(zip(given, known)))
+        return "".join(
+            _diff(g, k, f"{path}[{i}]") for i, (g, k) in enumerate(zip(given, known, strict=True))
+        )
     return "" if given == known else f"  {path}: {given!r} -> {known!r}\n"

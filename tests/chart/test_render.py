@@ -31,7 +31,9 @@ def with_hpa() -> dict[str, Any]:
     return values
 
 
-@pytest.mark.parametrize("values", [None, all_on_values(), with_hpa()], ids=["default", "all-on", "hpa"])
+@pytest.mark.parametrize(
+    "values", [None, all_on_values(), with_hpa()], ids=["default", "all-on", "hpa"]
+)
 def test_lint_is_clean(values: dict[str, Any] | None) -> None:
     report = helm.lint(CHART_DIR, values, strict=True, kube_version=f"v{K8S_VERSION}.0")
     problems = [m for m in report["messages"] if m["severity"] >= 2]
