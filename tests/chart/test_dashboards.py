@@ -46,6 +46,10 @@ def test_packaged_chart_carries_the_dashboard_contents(tmp_path: Path) -> None:
     archive = helm.package(CHART_DIR, destination=tmp_path)
     with helm.Chart.load_archive(Path(archive).read_bytes()) as packaged:
         files = {f["name"]: f["data"] for f in packaged.files}
-    for path in DASHBOARDS.glob("*"):
+    shipped = [*DASHBOARDS.glob("*.json"), DASHBOARDS / "alerts.yml"]
+    for path in shipped:
         assert files[f"dashboards/{path.name}"].encode() == path.read_bytes()
+    assert sorted(n for n in files if n.startswith("dashboards/")) == sorted(
+        f"dashboards/{path.name}" for path in shipped
+    )
     assert not any(name.startswith("ci/") for name in files)
