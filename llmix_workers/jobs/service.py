@@ -13,7 +13,7 @@ from typing import Any
 from llmix_workers.cache.backend import MISS
 from llmix_workers.cache.keys import DEFAULT_KEY_PREFIX, generate_cache_key
 from llmix_workers.cache.tiered import CacheHit, TwoTierCache
-from llmix_workers.fleet.lock import FleetLock
+from llmix_workers.fleet.lock import KeyLock
 from llmix_workers.jobs.job import READING_MODES, WRITING_MODES, CompletionJob
 from llmix_workers.jobs.observer import JobObserver, NullObserver
 from llmix_workers.jobs.single_flight import SingleFlight
@@ -35,7 +35,7 @@ class CompletionService:
         client: LLMClient,
         *,
         worker: str = "",
-        fleet_lock: FleetLock[CacheHit] | None = None,
+        fleet_lock: KeyLock[CacheHit] | None = None,
         observer: JobObserver | None = None,
     ) -> None:
         self.cache = cache
