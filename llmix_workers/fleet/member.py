@@ -69,8 +69,18 @@ class FleetMember:
         self._cache = cache
 
     def generation(self) -> int:
-        if self._monotonic() >= self._fresh_until:
-            self.sync_quietly()
+        """Re-check inline when the last check is stale, unless another thread is checking
+        right now (then serve: a clear cannot complete without this process while its Redis is
+        unreachable). A failed check waits a whole interval before the next inline try, so a
+        hung Redis costs each burst of jobs one timeout per interval, not one per job."""
+        if self._monotonic() >= self._fresh_until and self._lock.acquire(blocking=False):
+            try:
+                self._sync_locked()
+            except _FAILURES as exc:
+                self._fresh_until = self._monotonic() + self._interval_s
+                logger.debug("fleet sync failed: %s", exc)
+            finally:
+                self._lock.release()
         return self.current or 0
 
     def l2_blocked(self) -> bool:
@@ -105,15 +115,18 @@ class FleetMember:
 
     def sync(self) -> None:
         """Heartbeat, read epoch, generation and flag, apply them (a fresh Redis gets an epoch)."""
+        with self._lock:  # read and apply together, so an older read never lands last
+            self._sync_locked()
+
+    def _sync_locked(self) -> None:
         pipe = self._client.pipeline(transaction=True)
         pipe.zadd(self.keys.members, {self.member: self._wall()})
         pipe.setnx(self.keys.epoch, uuid.uuid4().hex)
         pipe.get(self.keys.epoch)
         pipe.get(self.keys.generation)
         pipe.get(self.keys.blocked)
-        with self._lock:  # read and apply together, so an older read never lands last
-            _, _, epoch, generation, blocked = pipe.execute()
-            self._apply(epoch, int(generation or 0), blocked is not None)
+        _, _, epoch, generation, blocked = pipe.execute()
+        self._apply(epoch, int(generation or 0), blocked is not None)
 
     def _apply(self, epoch: bytes | None, generation: int, blocked: bool) -> int:
         """Adopt ``(epoch, generation)`` (dropping L1 when either moved) and the flag; the caller

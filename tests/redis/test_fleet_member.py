@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -151,3 +152,42 @@ def test_a_clear_right_after_a_data_loss_waits_for_workers_to_re_register(
         assert [ack["node"] for ack in report.acks] == ["n1"] and report.complete
     finally:
         member.stop()
+
+
+def test_a_frozen_fleet_redis_costs_one_timeout_per_interval_not_one_per_job(
+    redis_server: PrivateRedis, redis_url: str, l2: MemoryL2
+) -> None:
+    """32 threads serving L1 hits while Redis is SIGSTOPped: the inline generation checks do
+    not queue behind each other, and a failed check is not retried by every job."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
+    attempts: list[float] = []
+
+    class CountingMember(FleetMember):
+        def _sync_locked(self) -> None:  # every Redis round trip of a check, inline or not
+            attempts.append(time.monotonic())
+            super()._sync_locked()
+
+    member = CountingMember(client, KEYS, node="busy", sync_interval_s=0.5)
+    cache = TwoTierCache("redis", CacheSettings(), l2=l2, invalidator=member)
+    member.sync()
+    cache.set(KEY, "warm")
+    redis_server.pause()
+    try:
+        time.sleep(0.6)  # the last check is stale now
+        attempts.clear()
+        started = time.monotonic()
+
+        def lookups() -> None:
+            for _ in range(20):
+                assert isinstance(cache.get(KEY), CacheHit)
+
+        threads = [threading.Thread(target=lookups) for _ in range(32)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        elapsed = time.monotonic() - started
+    finally:
+        redis_server.resume()
+    # at most one attempt per interval while frozen (plus the one in flight at the start)
+    assert 1 <= len(attempts) <= elapsed / 0.5 + 2, (len(attempts), elapsed)

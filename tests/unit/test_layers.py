@@ -60,4 +60,3 @@ def test_no_upward_imports(layer: str) -> None:
 
 def test_the_checker_sees_imports() -> None:
     assert "settings" in imported_packages(PACKAGE / "jobs" / "build.py")
-

@@ -1,4 +1,5 @@
-"""MemoryL2: the L2 contract in a dict, with an injected clock and a switch to simulate outages."""
+"""MemoryL2: the L2 contract in a dict, with an injected clock and switches to simulate outages
+(``down``: refused at once) and a hung server (``hung``: timed out); ``attempts`` counts calls."""
 
 from __future__ import annotations
 
@@ -23,10 +24,15 @@ class MemoryL2:
         self._lock = threading.Lock()
         self._items: dict[str, tuple[bytes, float]] = {}
         self.down = False
+        self.hung = False
+        self.attempts = 0
 
     def _check(self) -> None:
+        self.attempts += 1
         if self.down:
             raise L2Unavailable("MemoryL2 is down (simulated outage)")
+        if self.hung:
+            raise L2Unavailable("MemoryL2 timed out (simulated hung server)", timed_out=True)
 
     def get(self, key: str) -> bytes | Miss:
         self._check()

@@ -105,7 +105,8 @@ class RedisL2:
         except _OUTAGES as exc:
             if conn is not None:
                 conn.disconnect()
-            raise L2Unavailable(f"Redis {args[0]} failed: {exc}") from None
+            hung = isinstance(exc, redis.TimeoutError | TimeoutError)
+            raise L2Unavailable(f"Redis {args[0]} failed: {exc}", timed_out=hung) from None
 
     def get(self, key: str) -> bytes | Miss:
         try:

@@ -226,3 +226,51 @@ def test_build_from_settings(
         load_settings(cache={"strategy": "redis"}, redis={"url": "redis://h"}), l2=memory_l2
     )
     assert cache is not None and cache.l2 is memory_l2
+
+
+def test_a_hung_l2_costs_one_timeout_per_cooloff_window_not_one_per_lookup(
+    l2: MemoryL2, clock: FakeClock
+) -> None:
+    cache = make_cache(l2, clock, l2_cooloff_s=5.0)
+    l2.hung = True
+    l2.attempts = 0
+    for index in range(40):  # a busy process: every lookup misses L1
+        assert cache.get(f"{KEY}{index}") is MISS
+        cache.set(f"{KEY}{index}", "v")
+    assert l2.attempts == 1  # the first timeout made L2 quiet for the window
+    clock.tick(5.0)
+    assert cache.get(KEY + "x") is MISS
+    assert l2.attempts == 2  # one probe in the next window
+    l2.hung = False
+    clock.tick(5.0)
+    cache.set(KEY + "y", "back")
+    assert cache.get(KEY + "z") is MISS and l2.attempts == 4  # used freely again
+    assert cache.stats().l2_healthy
+
+
+def test_a_refused_connection_keeps_the_llmix_rule(l2: MemoryL2, clock: FakeClock) -> None:
+    cache = make_cache(l2, clock)
+    l2.down = True
+    l2.attempts = 0
+    for index in range(3):
+        cache.set(f"{KEY}{index}", "v")
+    assert l2.attempts == 3 and not cache.stats().l2_healthy
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"data":"x","cached_at":1,"ttl_s":' + b"9" * 400 + b"}",
+        b'{"data":"x","cached_at":' + b"9" * 400 + b"}",
+        b'{"data":"x","cached_at":1e308,"ttl_s":3600}',
+        b'{"data":"x","cached_at":-1e308}',
+        b'{"data":"x","cached_at":1,"ttl_s":-5}',
+        b'{"data":"x","cached_at":1,"ttl_s":1.5e300}',
+    ],
+)
+def test_an_entry_with_absurd_numbers_is_a_miss_or_a_hit_never_an_error(
+    l2: MemoryL2, clock: FakeClock, raw: bytes
+) -> None:
+    l2.put_raw(KEY, raw)
+    hit = make_cache(l2, clock).get(KEY)
+    assert hit is MISS or (isinstance(hit, CacheHit) and hit.value == "x")
