@@ -44,12 +44,17 @@ class L2Backend(Protocol):
         """Store ``payload`` for ``ttl_s`` seconds (≥ 1). Raises ``L2Unavailable``."""
         ...
 
-    def delete_prefix(self, prefix: str, batch_size: int) -> int:
-        """Delete every key starting with ``prefix`` in batches; return how many were deleted."""
+    def delete_entries(self, prefix: str, batch_size: int) -> int:
+        """Delete every entry under ``prefix`` in batches; return how many were deleted.
+
+        An entry is a key made of ``prefix`` and exactly 64 lowercase hex digits (an LLMix
+        digest): a longer prefix that starts with this one (``llmix:resp:`` vs
+        ``llmix:resp:v2:``) and any other key are left alone.
+        """
         ...
 
-    def count_prefix(self, prefix: str) -> int:
-        """How many keys start with ``prefix`` (a scan; for stats, not for hot paths)."""
+    def count_entries(self, prefix: str) -> int:
+        """How many entries are under ``prefix`` (a scan; for stats, not for hot paths)."""
         ...
 
     def close(self) -> None:

@@ -156,7 +156,7 @@ class FleetControl:
             request_id, {"kind": "stats", "id": request_id}, self.live_members(), timeout_s
         )
         try:
-            count: int | None = self.l2.count_prefix(self.cache.key_prefix)
+            count: int | None = self.l2.count_entries(self.cache.key_prefix)
         except L2Unavailable:
             count = None
         return replies, count

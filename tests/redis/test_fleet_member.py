@@ -55,13 +55,13 @@ def test_a_fleet_clear_empties_l2_and_every_l1_and_collects_acks(
         member.start()
         cache.set(KEY, "old")
     l2.set(PREFIX + "0" * 64, b"x", 60)
-    l2.set("llmix:resp:other", b"keep", 60)
+    l2.set("llmix:resp:" + "0" * 64, b"keep", 60)
     try:
         report = control(client, l2).clear()
         assert report.complete and report.l2_error is None
         assert [row["processes"] for row in report.nodes()] == [1, 1, 1]
         assert sum(row["dropped"] for row in report.nodes()) == 3
-        assert l2.count_prefix(PREFIX) == 0 and l2.count_prefix("llmix:resp:other") == 1
+        assert l2.count_entries(PREFIX) == 0 and l2.count_entries("llmix:resp:") == 1
         assert all(cache.get(KEY) is not None and cache.get(KEY).__class__ is not CacheHit
                    for _, cache in members)  # fmt: skip
         assert {member.generation() for member, _ in members} == {report.generation}

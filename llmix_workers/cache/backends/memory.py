@@ -3,12 +3,20 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
 
 from llmix_workers.cache.backend import MISS, Miss
 from llmix_workers.errors import L2Unavailable
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def is_entry_key(key: str, prefix: str) -> bool:
+    """``key`` is ``prefix`` followed by exactly 64 lowercase hex digits."""
+    return key.startswith(prefix) and _DIGEST.fullmatch(key, len(prefix)) is not None
 
 
 class MemoryL2:
@@ -54,19 +62,19 @@ class MemoryL2:
         """Store bytes as another writer would (tests use it for foreign or malformed entries)."""
         self.set(key, payload, ttl_s)
 
-    def delete_prefix(self, prefix: str, batch_size: int) -> int:
+    def delete_entries(self, prefix: str, batch_size: int) -> int:
         self._check()
         with self._lock:
-            doomed = [key for key in self._items if key.startswith(prefix)]
+            doomed = [key for key in self._items if is_entry_key(key, prefix)]
             for key in doomed:
                 del self._items[key]
             return len(doomed)
 
-    def count_prefix(self, prefix: str) -> int:
+    def count_entries(self, prefix: str) -> int:
         self._check()
         now = self._clock()
         with self._lock:
-            return sum(1 for k, v in self._items.items() if k.startswith(prefix) and v[1] > now)
+            return sum(1 for k, v in self._items.items() if is_entry_key(k, prefix) and v[1] > now)
 
     def close(self) -> None:
         return None

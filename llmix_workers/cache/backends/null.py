@@ -16,10 +16,10 @@ class NullL2:
     def set(self, key: str, payload: bytes, ttl_s: int) -> None:
         return None
 
-    def delete_prefix(self, prefix: str, batch_size: int) -> int:
+    def delete_entries(self, prefix: str, batch_size: int) -> int:
         return 0
 
-    def count_prefix(self, prefix: str) -> int:
+    def count_entries(self, prefix: str) -> int:
         return 0
 
     def close(self) -> None:

@@ -43,6 +43,11 @@ def glob_escape(text: str) -> str:
     return "".join("\\" + char if char in "*?[]\\^" else char for char in text)
 
 
+def entry_pattern(prefix: str) -> str:
+    """The ``SCAN MATCH`` pattern of the entries under ``prefix``: it and 64 lowercase hex."""
+    return glob_escape(prefix) + "[0-9a-f]" * 64
+
+
 class RedisL2:
     """L2 entries as Redis strings (``SET key payload EX ttl``)."""
 
@@ -121,8 +126,8 @@ class RedisL2:
         except redis.ResponseError as exc:
             raise L2Unavailable(f"Redis SET refused: {exc}") from None
 
-    def delete_prefix(self, prefix: str, batch_size: int) -> int:
-        pattern = glob_escape(prefix) + "*"
+    def delete_entries(self, prefix: str, batch_size: int) -> int:
+        pattern = entry_pattern(prefix)
         deleted = cursor = 0
         try:
             while True:
@@ -134,8 +139,8 @@ class RedisL2:
         except _OUTAGES as exc:
             raise L2Unavailable(f"Redis SCAN/UNLINK failed after {deleted} keys: {exc}") from None
 
-    def count_prefix(self, prefix: str) -> int:
-        pattern = glob_escape(prefix) + "*"
+    def count_entries(self, prefix: str) -> int:
+        pattern = entry_pattern(prefix)
         try:
             return sum(1 for _ in self._client.scan_iter(match=pattern, count=1000))
         except _OUTAGES as exc:

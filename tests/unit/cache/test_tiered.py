@@ -18,6 +18,7 @@ from llmix_workers import (
 )
 from llmix_workers.settings import CacheSettings
 from llmix_workers.testing.clock import FakeClock
+from llmix_workers.testing.l2_contract import entry
 
 KEY = "llmix:resp:v2:" + "ab" * 32
 
@@ -156,12 +157,12 @@ def test_failed_reads_are_misses_not_errors(l2: MemoryL2, clock: FakeClock) -> N
 def test_clear_empties_both_tiers_under_the_prefix_only(l2: MemoryL2, clock: FakeClock) -> None:
     cache = make_cache(l2, clock)
     for index in range(5):
-        cache.set(f"llmix:resp:v2:{index}", "v")
-    l2.put_raw("llmix:resp:other", b"{}")
+        cache.set(entry("llmix:resp:v2:", index), "v")
+    l2.put_raw(entry("llmix:resp:", 1), b"{}")
     result = cache.clear()
     assert (result.l1_dropped, result.l2_deleted) == (5, 5)
-    assert cache.get("llmix:resp:v2:1") is MISS
-    assert l2.get("llmix:resp:other") == b"{}"
+    assert cache.get(entry("llmix:resp:v2:", 1)) is MISS
+    assert l2.get(entry("llmix:resp:", 1)) == b"{}"
 
 
 def test_failed_clear_blocks_l2_reads_until_a_clear_succeeds(

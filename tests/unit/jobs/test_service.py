@@ -107,7 +107,7 @@ def test_tool_call_answers_are_never_cached(cache: TwoTierCache, l2: MemoryL2) -
     second = service.complete(job())
     assert fake.calls == 2 and second["cacheHit"] is None
     assert first["toolCalls"][0]["id"] == "c1"
-    assert l2.count_prefix("") == 0
+    assert l2.count_entries("") == 0
 
 
 def test_thinking_is_stripped_for_the_caller_and_kept_in_the_cache(
