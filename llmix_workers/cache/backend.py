@@ -8,6 +8,7 @@ raises :class:`~llmix_workers.errors.L2Unavailable` when its store cannot be rea
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ class L2Backend(Protocol):
 
     def get(self, key: str) -> bytes | Miss:
         """The stored bytes, or ``MISS``. Raises ``L2Unavailable`` when the store is down."""
+        ...
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | Miss]:
+        """``get`` of every key in one pipelined round trip (or a few), in order."""
         ...
 
     def set(self, key: str, payload: bytes, ttl_s: int) -> None:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, Final, Literal, NamedTuple, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, Literal, NamedTuple
 
 from llmix_workers.cache.backend import MISS, Invalidator, L2Backend, Miss
 from llmix_workers.cache.backends.null import NullL2
+from llmix_workers.cache.config import CacheConfig
 from llmix_workers.cache.entry import Entry, decode_entry, encode_entry
 from llmix_workers.cache.health import L2Health
 from llmix_workers.cache.invalidation import LocalInvalidator, clear_entries
@@ -30,23 +31,6 @@ logger = logging.getLogger(__name__)
 CacheTier = Literal["l1", "l2"]
 #: The longest per-entry TTL a reader honours (a year); a larger ``ttl_s`` is malformed.
 MAX_ENTRY_TTL_S: Final = 365 * 24 * 3600
-
-
-class CacheConfig(Protocol):
-    """The settings section a TwoTierCache reads (``CacheSettings`` is one)."""
-
-    @property
-    def key_prefix(self) -> str: ...
-    @property
-    def ttl_s(self) -> int: ...
-    @property
-    def l1_max_entries(self) -> int: ...
-    @property
-    def l2_cooloff_s(self) -> float: ...
-    @property
-    def l2_max_entry_bytes(self) -> int: ...
-    @property
-    def clear_batch_size(self) -> int: ...
 
 
 class CacheHit(NamedTuple):
@@ -154,18 +138,51 @@ class TwoTierCache:
             self.misses += record
             return MISS
         self._health.answered()
+        hit = self._admit(key, raw)
+        if hit is MISS:
+            self.misses += record
+        else:
+            self.l2_hits += record
+        return hit
+
+    def get_many(self, keys: Sequence[str]) -> list[CacheHit | Miss]:
+        """:meth:`get` for a batch: L1 first, then every L1 miss in one pipelined L2 round
+        trip. When the generation moves or L2 gets blocked during the lookup (a clear landed),
+        every L2 hit is dropped: nothing from before a clear is returned."""
+        epoch = self.epoch()
+        found: list[CacheHit | Miss] = [self._l1.get(key) for key in keys]
+        missing = [index for index, hit in enumerate(found) if hit is MISS]
+        if missing and not self.l2_blocked and self._health.usable():
+            try:
+                raws = self._l2.get_many([keys[index] for index in missing])
+            except L2Unavailable as exc:
+                self._health.read_failed(exc)
+            else:
+                self._health.answered()
+                admitted = [self._admit(keys[i], raw) for i, raw in zip(missing, raws, strict=True)]
+                if self.epoch() == epoch and not self.l2_blocked:
+                    for index, hit in zip(missing, admitted, strict=True):
+                        found[index] = hit
+                else:
+                    self.clear_l1()
+        hits = sum(hit is not MISS for hit in found)
+        self.l2_hits += sum(hit is not MISS and hit.tier == "l2" for hit in found)
+        self.l1_hits += hits - sum(hit is not MISS and hit.tier == "l2" for hit in found)
+        self.misses += len(keys) - hits
+        return found
+
+    def _admit(self, key: str, raw: bytes | Miss) -> CacheHit | Miss:
+        """An L2 answer as a hit (back-filled into L1), or MISS when absent, malformed, too
+        large or expired."""
         entry = None
         if raw is not MISS and len(raw) <= self._max_entry_bytes:
             entry = decode_entry(raw, self._clock())
         if entry is None:
-            self.misses += record
             return MISS
         expires_at = entry.cached_at + _entry_ttl(entry, self.ttl_s)
         if not self._clock() < expires_at:  # NaN-safe: anything odd is expired
-            self.misses += record
             return MISS
         self._l1.put(key, CacheHit(entry.data, "l1", entry.cached_at, entry.extra), expires_at)
-        self.l2_hits += record
         return CacheHit(entry.data, "l2", entry.cached_at, entry.extra)
 
     def set(

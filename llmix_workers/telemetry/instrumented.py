@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import TypeVar
 
@@ -41,6 +41,14 @@ class InstrumentedL2:
             payload = self._counted("get", self.backend.get, key)
             span.set_attribute(t.CACHE_HIT, bool(payload))
             return payload
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | Miss]:
+        if not trace.get_current_span().is_recording():
+            return self._counted("get", self.backend.get_many, keys)
+        with self._span(t.SPAN_L2_GET, "MGET", None) as span:
+            found = self._counted("get", self.backend.get_many, keys)
+            span.set_attribute("llmix.l2.keys", len(keys))
+            return found
 
     def set(self, key: str, payload: bytes, ttl_s: int) -> None:
         if not trace.get_current_span().is_recording():

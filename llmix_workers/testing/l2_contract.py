@@ -37,6 +37,16 @@ class L2BackendContract:
         backend.set("llmix:resp:v2:a", payload, 60)
         assert backend.get("llmix:resp:v2:a") == payload
 
+    def test_get_many_answers_in_order_with_misses(self, backend: L2Backend) -> None:
+        keys = [entry("llmix:resp:v2:", n) for n in range(2500)]
+        for index in range(0, 2500, 3):
+            backend.set(keys[index], str(index).encode(), 60)
+        found = backend.get_many(keys)
+        assert len(found) == 2500
+        assert found[0] == b"0" and found[2499] == b"2499" and found[2498] is MISS
+        assert sum(value is not MISS for value in found) == 834
+        assert backend.get_many([]) == []
+
     def test_binary_and_large_payloads_survive(self, backend: L2Backend) -> None:
         blob = bytes(range(256)) * 8192  # 2 MiB, every byte value
         backend.set("llmix:resp:v2:big", blob, 60)

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 import redis
 
+from llmix_workers.cache.backend import MISS, Miss
 from llmix_workers.cache.backends.memory import MemoryL2
 from llmix_workers.cache.tiered import CacheHit, TwoTierCache
 from llmix_workers.fleet.control import FleetControl
 from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.fleet.member import FleetMember
+from llmix_workers.fleet.view import FleetView
 from llmix_workers.settings import CacheSettings, FleetSettings
 from llmix_workers.testing.clock import FakeClock
+from llmix_workers.testing.l2_contract import entry
 from llmix_workers.testing.redis_server import PrivateRedis
 
 PREFIX = "llmix:resp:v2:"
@@ -191,3 +194,41 @@ def test_a_frozen_fleet_redis_costs_one_timeout_per_interval_not_one_per_job(
         redis_server.resume()
     # at most one attempt per interval while frozen (plus the one in flight at the start)
     assert 1 <= len(attempts) <= elapsed / 0.5 + 2, (len(attempts), elapsed)
+
+
+def test_a_producer_view_follows_the_fleet_without_joining_it(
+    redis_server: PrivateRedis, client: redis.Redis, l2: MemoryL2
+) -> None:
+    view = FleetView(client, KEYS)
+    cache = TwoTierCache("redis", CacheSettings(), l2=l2, invalidator=view)
+    keys = [entry(PREFIX, n) for n in range(4)]
+    for key in keys[:2]:
+        l2.set(key, b'{"data":"cached","cached_at":1e12}', 60)
+    found = cache.get_many(keys)
+    assert [hit.tier if isinstance(hit, CacheHit) else None for hit in found] == [
+        "l2", "l2", None, None,
+    ]  # fmt: skip
+    assert client.zcard(KEYS.members) == 0  # never a member
+    client.set(KEYS.blocked, "clear-in-progress")  # a clear started: flag and generation move
+    client.incr(KEYS.generation)
+    assert cache.get_many(keys) == [MISS] * 4  # blocked: nothing, not even what L1 had
+    client.delete(KEYS.blocked)
+    redis_server.pause()
+    try:
+        assert cache.get_many(keys[2:]) == [MISS, MISS]  # unreadable fleet state: no L2
+    finally:
+        redis_server.resume()
+
+
+def test_a_clear_landing_during_a_batch_lookup_drops_its_hits(client: redis.Redis) -> None:
+    class ClearingL2(MemoryL2):
+        def get_many(self, keys: Sequence[str]) -> list[bytes | Miss]:
+            found = super().get_many(keys)
+            client.incr(KEYS.generation)  # a fleet clear completes meanwhile
+            return found
+
+    l2 = ClearingL2()
+    l2.set(entry(PREFIX, 1), b'{"data":"pre-clear","cached_at":1e12}', 60)
+    cache = TwoTierCache("redis", CacheSettings(), l2=l2, invalidator=FleetView(client, KEYS))
+    assert cache.get_many([entry(PREFIX, 1)]) == [MISS]
+    assert cache.get(entry(PREFIX, 1)) is not MISS  # the entry itself is fine afterwards

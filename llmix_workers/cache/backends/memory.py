@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from llmix_workers.cache.backend import MISS, Miss
 from llmix_workers.errors import L2Unavailable
@@ -52,6 +52,9 @@ class MemoryL2:
                 del self._items[key]
                 return MISS
             return item[0]
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | Miss]:
+        return [self.get(key) for key in keys]
 
     def set(self, key: str, payload: bytes, ttl_s: int) -> None:
         self._check()

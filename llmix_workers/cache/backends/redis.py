@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any, Final, Protocol
 
 import redis
 from redis.backoff import NoBackoff
@@ -20,6 +21,8 @@ from redis.retry import Retry
 from llmix_workers.cache.backend import MISS, Miss
 from llmix_workers.errors import L2Unavailable
 
+#: Keys per MGET when a batch is looked up (all MGETs of a batch go in one round trip).
+MGET_CHUNK: Final = 1000
 _OUTAGES = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
@@ -119,6 +122,22 @@ class RedisL2:
         except redis.ResponseError:  # WRONGTYPE: something else lives here, not an entry
             return MISS
         return MISS if value is None else value
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | Miss]:
+        """Pipelined ``MGET`` s of :data:`MGET_CHUNK` keys on this thread's connection."""
+        chunks = [keys[i : i + MGET_CHUNK] for i in range(0, len(keys), MGET_CHUNK)]
+        conn = getattr(self._local, "conn", None)
+        try:
+            if conn is None:
+                conn = self._local.conn = self._pool.get_connection()
+            conn.send_packed_command(conn.pack_commands([("MGET", *chunk) for chunk in chunks]))
+            values = [value for chunk in chunks for value in conn.read_response()]
+        except _OUTAGES as exc:
+            if conn is not None:
+                conn.disconnect()
+            hung = isinstance(exc, redis.TimeoutError | TimeoutError)
+            raise L2Unavailable(f"Redis MGET failed: {exc}", timed_out=hung) from None
+        return [MISS if value is None else value for value in values]
 
     def set(self, key: str, payload: bytes, ttl_s: int) -> None:
         try:
