@@ -15,6 +15,8 @@ from llmix_workers.fleet.control import FleetControl
 from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.fleet.lock import FleetLock
 from llmix_workers.fleet.member import FleetMember
+from llmix_workers.fleet.view import FleetView
+from llmix_workers.jobs.cache_first import CacheFirst
 from llmix_workers.settings import Settings
 from llmix_workers.telemetry.instrumented import InstrumentedL2
 from llmix_workers.telemetry.metrics import Metrics
@@ -73,3 +75,16 @@ def build_fleet_control(settings: Settings, *, socket_timeout_s: float = 5.0) ->
     redis = settings.redis.model_copy(update={"socket_timeout_s": socket_timeout_s})
     l2 = RedisL2.from_settings(redis)
     return FleetControl(client, l2, cache=settings.cache, fleet=settings.fleet)
+
+
+def build_cache_first(settings: Settings) -> CacheFirst | None:
+    """The producer's batch lookup, or ``None`` when it is off (``producer.cache_first``), the
+    strategy keeps no shared L2, or no Redis is configured."""
+    strategy = resolve_response_cache_strategy(settings.cache.strategy, settings.redis_url)
+    if not settings.producer.cache_first or strategy not in ("redis", "redis-or-memory"):
+        return None
+    if not settings.redis_url or not settings.fleet_redis_url:
+        return None
+    view = FleetView(fleet_client(settings), FleetKeys.for_prefix(settings.cache.key_prefix))
+    l2 = RedisL2.from_settings(settings.redis)
+    return CacheFirst(TwoTierCache(strategy, settings.cache, l2=l2, invalidator=view))

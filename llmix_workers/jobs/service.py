@@ -16,10 +16,10 @@ from llmix_workers.cache.tiered import CacheHit, TwoTierCache
 from llmix_workers.fleet.lock import KeyLock
 from llmix_workers.jobs.job import READING_MODES, WRITING_MODES, CompletionJob
 from llmix_workers.jobs.observer import JobObserver, NullObserver
+from llmix_workers.jobs.output import output_from_hit, output_from_result, usage_of
 from llmix_workers.jobs.single_flight import SingleFlight
 from llmix_workers.llm.client import LLMClient
 from llmix_workers.llm.request import LLMResult
-from llmix_workers.llm.thinking import strip_thinking
 
 
 class CompletionService:
@@ -103,7 +103,7 @@ class CompletionService:
             result = self.client.complete(job.request)
             call.done(result)
         if cache is not None and job.cache in WRITING_MODES and not result.tool_calls:
-            extra = {"usage": _usage(result), "model": result.model}
+            extra = {"usage": usage_of(result), "model": result.model}
             with self.observer.stored(key):
                 cache.set(key, result.content, ttl_s=job.ttl_s, extra=extra, epoch=epoch)
         return result
@@ -111,69 +111,11 @@ class CompletionService:
     def _from_hit(
         self, job: CompletionJob, hit: CacheHit, key: str, started: float, *, coalesced: bool
     ) -> dict[str, Any]:
-        extra = hit.extra or {}
-        usage = extra.get("usage")
-        output = self._output(
-            job,
-            hit.value,
-            model=extra.get("model") if isinstance(extra.get("model"), str) else None,
-            usage=usage if isinstance(usage, dict) else None,
-            cache_hit=hit.tier,
-            key=key,
-            started=started,
-        )
-        output["coalesced"] = coalesced
-        return output
+        return output_from_hit(job, hit, key, started, worker=self.worker, coalesced=coalesced)
 
     def _from_result(
         self, job: CompletionJob, result: LLMResult, key: str, started: float, *, coalesced: bool
     ) -> dict[str, Any]:
-        output = self._output(
-            job,
-            result.content,
-            model=result.model,
-            usage=_usage(result),
-            cache_hit=None,
-            key=key,
-            started=started,
+        return output_from_result(
+            job, result, key, started, worker=self.worker, coalesced=coalesced
         )
-        output["coalesced"] = coalesced
-        if result.tool_calls:
-            output["toolCalls"] = result.tool_calls
-        if result.finish_reason:
-            output["finishReason"] = result.finish_reason
-        return output
-
-    def _output(
-        self,
-        job: CompletionJob,
-        raw: str,
-        *,
-        model: str | None,
-        usage: dict[str, Any] | None,
-        cache_hit: str | None,
-        key: str,
-        started: float,
-    ) -> dict[str, Any]:
-        content, thinking = strip_thinking(raw)
-        return {
-            "content": content,
-            "thinking": thinking,
-            "model": model or job.request.model,
-            "provider": job.request.provider,
-            "usage": usage or {"inputTokens": 0, "outputTokens": 0, "totalTokens": 0},
-            "cacheHit": cache_hit,
-            "cacheKey": key,
-            "latencyMs": round((time.perf_counter() - started) * 1000, 3),
-            "coalesced": False,
-            "worker": self.worker,
-        }
-
-
-def _usage(result: LLMResult) -> dict[str, int]:
-    usage = result.usage
-    return {
-        "inputTokens": usage.input_tokens,
-        "outputTokens": usage.output_tokens,
-        "totalTokens": usage.total_tokens,
-    }
