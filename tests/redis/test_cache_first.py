@@ -38,8 +38,6 @@ def test_cached_requests_are_answered_by_the_producer(redis_url: str) -> None:
 
 def test_nothing_is_answered_while_a_clear_blocks_l2(redis_url: str) -> None:
     settings = load_settings(redis={"url": redis_url})
-    RedisL2(redis_url)
-    from llmix_workers.jobs.build import build_response_cache
 
     cache = build_response_cache(settings)
     CompletionService(cache, FakeClient()).complete(job("q0"))
