@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from llmix_workers import CacheKeyError, generate_cache_key
 from llmix_workers.cache import keys
 from llmix_workers.cache.keys import (
-    _digest,
     _reference_digest,
+    _uncached_digest,
     cache_key_digest,
     canonical_key_params,
 )
@@ -187,20 +187,27 @@ key_params = st.fixed_dictionaries(
 @given(key_params)
 def test_fast_path_matches_the_reference_encoder(params: dict[str, Any]) -> None:
     reference = _reference_digest(params)
-    assert _digest(params, None) == reference
+    key_fields = {k: v for k, v in params.items() if k in CACHE_KEY_FIELDS}
+    assert _uncached_digest(key_fields) == reference
     assert cache_key_digest(params) == reference  # first sight
-    assert cache_key_digest(params) == reference  # memoised when it has only key fields
+    assert cache_key_digest(params) == reference  # second sight: memoised if only key fields
+    assert cache_key_digest(params) == reference  # from the memo
 
 
-def test_memo_serves_repeats_and_never_holds_foreign_fields() -> None:
+def test_memo_keeps_requests_from_their_second_sight_and_never_foreign_fields() -> None:
     keys._MEMO.clear()
+    keys._seen[:] = bytes(len(keys._seen))
     request = BASE | {"temperature": 1.0, "messages": [{"role": "user", "content": "memo"}]}
     first = generate_cache_key(request)
-    assert len(keys._MEMO) == 1
+    assert keys._MEMO == {}  # a request seen once is not kept alive
     assert generate_cache_key(dict(request)) == first
-    assert generate_cache_key(request | {"temperature": 1}) == first  # another raw form, same key
+    assert list(keys._MEMO.values()) == [first.removeprefix("llmix:resp:v2:")]
+    assert generate_cache_key(request) == first  # served by the memo
+    for _ in range(2):
+        assert generate_cache_key(request | {"temperature": 1}) == first  # another raw form
     assert len(keys._MEMO) == 2
-    generate_cache_key(request | {"apiKey": "sk-do-not-keep"})
+    for _ in range(2):
+        generate_cache_key(request | {"apiKey": "sk-do-not-keep"})
     assert not any(b"sk-do-not-keep" in raw for raw in keys._MEMO)
 
 
