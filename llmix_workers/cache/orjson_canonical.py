@@ -35,6 +35,8 @@ DUMPS_OPTIONS = (
 _MAX_SAFE_INT = 2**53
 #: ``"name":`` as orjson writes each key field.
 _KEY_TOKENS = {name: f'"{name}":'.encode() for name in CACHE_KEY_FIELDS}
+#: (field, float) → (``"field":`` + orjson's token, ``"field":`` + the ECMAScript form).
+_FIXES: dict[tuple[str, float], tuple[bytes, bytes]] = {}
 
 
 class _Unsupported(Exception):
@@ -46,61 +48,81 @@ def canonical_bytes(params: dict[str, Any], raw: bytes) -> bytes | None:
 
     ``params`` holds key fields only and ``raw`` is ``orjson.dumps(params, DUMPS_OPTIONS)``.
     The common request (strings, booleans, ints, floats, string stop sequences, messages whose
-    values are all strings) is checked with one visit per field and message, never per
+    values are all strings) is checked with one visit per field and message value, never per
     character; a top-level float orjson prints differently (``"topP":1.0``) is swapped in place.
     Anything else is rebuilt by :func:`canonical_bytes_slow`.
     """
+    patches = None
     for name, value in params.items():
-        kind = value.__class__
+        kind = type(value)
         if kind is str:
             if value or name != "baseUrl":
                 continue
+        elif kind is int:
+            continue
         elif kind is float:
             if value % 1.0 and 1e-5 <= abs(value) < 1e16:
                 continue
             if value - value == 0:
-                raw = _patched(raw, name, value)  # type: ignore[assignment]
-                if raw is not None:
-                    continue
-        elif kind is int or kind is bool:
-            continue
-        elif kind is list and _only_strings(name, value):
+                patches = [(name, value)] if patches is None else [*patches, (name, value)]
+                continue
+        elif kind is list:
+            if _only_strings(value, name == "messages"):
+                continue
+        elif kind is bool:
             continue
         return canonical_bytes_slow(params)
-    return raw
+    if patches is None:
+        return raw
+    return _patched(params, raw, patches)
 
 
-def _only_strings(name: str, items: list[Any]) -> bool:
-    """True for a list of strings, or for ``messages``, of objects whose values are strings."""
-    if name != "messages":
-        for item in items:
-            if item.__class__ is not str:
+def _only_strings(items: list[Any], messages: bool) -> bool:
+    """True for a list of strings, or with ``messages``, of objects whose values are strings."""
+    if messages:
+        for message in items:
+            if type(message) is not dict:
                 return False
+            for value in message.values():
+                if type(value) is not str:
+                    return False
         return True
-    for message in items:
-        if message.__class__ is not dict:
+    for item in items:
+        if type(item) is not str:
             return False
-        for value in message.values():
-            if value.__class__ is not str:
-                return False
     return True
 
 
-def _patched(raw: bytes, name: str, value: float) -> bytes | None:
-    """``raw`` with the top-level ``name``'s float token in its ECMAScript form (None: not found).
+def _patched(params: dict[str, Any], raw: bytes, patches: list[tuple[str, float]]) -> bytes | None:
+    """``raw`` with each patched top-level float token in its ECMAScript form.
 
     Sound only while no field holds an object and every list holds strings (or string-valued
-    messages), which :func:`canonical_bytes` checks before it returns ``raw``: a ``"name":``
-    token is then a top-level key or a message key, so the first occurrence is the top-level one
-    for names that sort before ``messages`` and the last one for the others.
+    messages), which :func:`canonical_bytes` checks first: a ``"name":`` token is then a
+    top-level key or a message key, so the first occurrence is the top-level one for names that
+    sort before ``messages`` and the last one for the others.
     """
-    token = orjson.dumps(value)
-    needle = _KEY_TOKENS[name] + token
+    for name, value in patches:
+        patched = _patch_one(raw, name, value)
+        if patched is None:
+            return canonical_bytes_slow(params)
+        raw = patched
+    return raw
+
+
+def _patch_one(raw: bytes, name: str, value: float) -> bytes | None:
+    """``raw`` with the top-level ``name``'s token for ``value`` replaced (None: not found)."""
+    fix = _FIXES.get((name, value))
+    if fix is None:
+        token = orjson.dumps(value)
+        fix = (_KEY_TOKENS[name] + token, _KEY_TOKENS[name] + _js_float(value, token))
+        if len(_FIXES) < 4096:
+            _FIXES[name, value] = fix
+    needle, fixed = fix
     start = raw.rfind(needle) if name > "messages" else raw.find(needle)
     end = start + len(needle)
     if start < 0 or raw[end : end + 1] not in (b",", b"}"):
-        return None
-    return raw[: end - len(token)] + _js_float(value, token) + raw[end:]
+        return None  # also -0.0 looked up as 0.0, whose token differs
+    return b"".join((raw[:start], fixed, raw[end:]))
 
 
 def _js_float(value: float, token: bytes) -> bytes:
