@@ -96,10 +96,10 @@ def _only_strings(items: list[Any], messages: bool) -> bool:
 def _patched(params: dict[str, Any], raw: bytes, patches: list[tuple[str, float]]) -> bytes | None:
     """``raw`` with each patched top-level float token in its ECMAScript form.
 
-    Sound only while no field holds an object and every list holds strings (or string-valued
-    messages), which :func:`canonical_bytes` checks first: a ``"name":`` token is then a
-    top-level key or a message key, so the first occurrence is the top-level one for names that
-    sort before ``messages`` and the last one for the others.
+    Sound only while no field holds an object and every list holds strings (or messages whose
+    values are strings), which :func:`canonical_bytes` checks first: ``"name":`` followed by a
+    number can then only be the top-level field (a ``"`` inside a string is always escaped).
+    Fields sorting after ``messages`` are searched from the end, the others from the start.
     """
     for name, value in patches:
         patched = _patch_one(raw, name, value)
