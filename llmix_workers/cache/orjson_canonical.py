@@ -8,9 +8,10 @@ and an empty ``baseUrl``, which the key leaves out. A float ``f`` with a fractio
 ``1e-5 <= |f| < 1e16`` prints identically in both (the tests hold orjson to that); every other
 number is rewritten here.
 
-Every function returns ``None`` when the reference encoder must decide (a type JSON cannot
-carry, a non-string object key, nesting orjson refuses); that encoder then gives the bytes or the
-:class:`~llmix_workers.errors.CacheKeyError`.
+Every function returns ``None`` when the reference encoder must decide (a lone surrogate, a type
+JSON cannot carry, a non-string object key, nesting orjson refuses); that encoder then gives the
+bytes or the :class:`~llmix_workers.errors.CacheKeyError`. Process-wide state: a bounded cache of
+float patches (plain dict operations, safe under the threads pool).
 """
 
 from __future__ import annotations
