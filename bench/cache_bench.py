@@ -131,6 +131,8 @@ def run(rounds: int) -> list[dict[str, Any]]:
         floor_unseen = iter(fresh_requests)
         row("key generation, first sight", 1.5, lambda _: generate_cache_key(next(unseen)),
             lambda _: floor_key(next(floor_unseen)), 20_000)  # fmt: skip
+        del fresh_requests
+        unseen = floor_unseen = iter(())  # lets the pool go
         count = 20_000 * (2 * rounds + 2)
         no_rewrite = [chat_request(seed=n) | {"topP": 0.9} for n in range(count)]
         unseen_plain, floor_plain = iter(no_rewrite), iter(no_rewrite)
@@ -143,7 +145,7 @@ def run(rounds: int) -> list[dict[str, Any]]:
         row("key generation, first sight, 10 messages", None,
             lambda _: generate_cache_key(next(unseen_multi)),
             lambda _: floor_key(next(floor_multi)), 5_000)  # fmt: skip
-        del fresh_requests, multi
+        del multi
 
         key = generate_cache_key(request)
         cache.set(key, ANSWER)
