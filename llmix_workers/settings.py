@@ -205,6 +205,12 @@ class TelemetrySettings(_Section):
     otel_record_content: bool = False
 
 
+class ProducerSettings(_Section):
+    """The enqueueing side (``enqueue``, ``CompletionProducer``)."""
+
+    cache_first: bool = True
+
+
 class Settings(BaseSettings):
     """Everything llmix_workers can be told, one typed object handed down from the edge."""
 
@@ -222,6 +228,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     worker: WorkerSettings = WorkerSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    producer: ProducerSettings = ProducerSettings()
 
     @classmethod
     def settings_customise_sources(

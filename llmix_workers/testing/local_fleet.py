@@ -46,15 +46,20 @@ class LocalWorker:
         concurrency: int = 4,
         queues: str = "llmix",
         loglevel: str = "INFO",
+        metrics_port: int = 0,
+        max_tasks_per_child: int | None = None,
     ) -> None:
         self.name = name
+        self.metrics_port = metrics_port
         self.hostname = f"{name}@llmix"
         self.log_path = workdir / f"{name}.log"
         self._args = [
             sys.executable, "-m", "llmix_workers", "worker",
             "-n", self.hostname, "--pool", pool, "-c", str(concurrency), "-Q", queues,
-            "-l", loglevel,
+            "-l", loglevel, "--metrics-port", str(metrics_port),
         ]  # fmt: skip
+        if max_tasks_per_child:
+            self._args.append(f"--max-tasks-per-child={max_tasks_per_child}")
         self._env = dict(env)
         self._workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None
@@ -165,6 +170,7 @@ class LocalFleet:
         env.update(
             LLMIX_REDIS__URL=self.redis_url,
             LLMIX_SETTINGS=str(self.workdir / "settings.toml"),
+            LLMIX_TELEMETRY__MULTIPROC_DIR=str(self.workdir),
             PYTHONUNBUFFERED="1",
         )
         if self.stub is not None:

@@ -27,6 +27,7 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
         ConfigError: no broker or result backend URL can be worked out.
     """
     from llmix_workers.worker import signals, tasks
+    from llmix_workers.worker.node import HealthBeat
 
     worker = settings.worker
     app = LlmixCelery("llmix_workers", set_as_current=False)
@@ -70,6 +71,7 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
         redis_max_connections=None,
     )
     app.conf.update(conf)
+    app.steps["consumer"].add(HealthBeat)
     tasks.register(app)
     signals.connect(app)
     return app

@@ -90,7 +90,7 @@ def test_a_failing_provider_makes_the_demo_give_up_clearly(
 def test_an_interrupted_demo_stops_everything(
     user_redis: PrivateRedis, tmp_path: Path, signum: int
 ) -> None:
-    env = demo_env(tmp_path, REDIS_URL=user_redis.url, LLMIX_DEMO_JOBS="3000")
+    env = demo_env(tmp_path, REDIS_URL=user_redis.url, LLMIX_DEMO_JOBS="50000")
     process = subprocess.Popen(CLI, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)  # fmt: skip
     client = redis.Redis.from_url(user_redis.url)
@@ -98,7 +98,7 @@ def test_an_interrupted_demo_stops_everything(
     while len(live_workers(client)) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert len(live_workers(client)) == 2
-    time.sleep(1.0)  # into the batch
+    time.sleep(1.0)  # into the batch: 50,000 jobs take longer than that to send alone
     process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signum, stdout + stderr
