@@ -9,8 +9,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def run(
                           capture_output=True, text=True, timeout=120)  # fmt: skip
 
 
-def write_batch(path: Path, lines: list[dict[str, object] | str]) -> Path:
+def write_batch(path: Path, lines: Sequence[dict[str, Any] | str]) -> Path:
     path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n"
                             for line in lines))  # fmt: skip
     return path

@@ -44,7 +44,8 @@ def live_workers(client: redis.Redis) -> list[int]:
     pids = []
     for key in client.scan_iter("llmix:fleet:*members"):
         for member in client.zrange(key, 0, -1):
-            pid = int(member.decode().rpartition("|")[2])
+            text = member.decode() if isinstance(member, bytes) else str(member)
+            pid = int(text.rpartition("|")[2])
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:

@@ -41,6 +41,7 @@ def test_unhashable_cache_modes_name_the_field() -> None:
     from llmix_workers.errors import InvalidRequest
     from llmix_workers.jobs.job import CompletionJob
 
+    bad: object
     for bad in ([], {}):
         payload = {**json.loads(GOOD), "cache": bad}
         try:
