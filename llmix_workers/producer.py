@@ -10,12 +10,15 @@ Usable without the CLI::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import islice
 from typing import Any
 
 from celery import Celery
 
 from llmix_workers.errors import InvalidRequest, LlmixError
+from llmix_workers.jobs.build import build_cache_first
+from llmix_workers.jobs.cache_first import PRODUCER, CacheFirst
 from llmix_workers.jobs.job import CompletionJob
 from llmix_workers.results import Batch, JobOutcome, ResultCollector
 from llmix_workers.settings import Settings
@@ -27,12 +30,31 @@ class JobFailed(LlmixError):
     """Raised by :meth:`CompletionProducer.complete` when the job failed; says why."""
 
 
+#: Requests looked up together in L2 before their misses are sent (cache-first batches).
+LOOKUP_CHUNK = 2000
+
+
 class CompletionProducer:
-    """Sends ``llmix.complete`` jobs to the fleet and collects their results (sync)."""
+    """Sends ``llmix.complete`` jobs to the fleet and collects their results (sync).
+
+    Batches are cache-first by default (``producer.cache_first``): each chunk of requests is
+    looked up in L2 before anything is sent, hits are answered at once (``answeredBy:
+    "producer"``) and only misses become tasks.
+    """
 
     def __init__(self, settings: Settings, *, app: Celery | None = None) -> None:
         self.settings = settings
         self.app = app or create_app(settings)
+        self._cache_first: CacheFirst | None = None
+        self._cache_first_built = False
+
+    @property
+    def cache_first(self) -> CacheFirst | None:
+        """The batch lookup, built on first use (``None`` when off or without Redis)."""
+        if not self._cache_first_built:
+            self._cache_first = build_cache_first(self.settings)
+            self._cache_first_built = True
+        return self._cache_first
 
     def submit(
         self,
@@ -52,15 +74,23 @@ class CompletionProducer:
         return str(result.id)
 
     def complete(
-        self, request: Mapping[str, Any], *, timeout_s: float = 300.0, queue: str | None = None
+        self,
+        request: Mapping[str, Any],
+        *,
+        timeout_s: float = 300.0,
+        queue: str | None = None,
+        cache_first: bool = False,
     ) -> dict[str, Any]:
-        """Run one job and wait for its output.
+        """Run one job on a worker and wait for its output (``cache_first`` answers a cached
+        request here instead).
 
         Raises:
             InvalidRequest: the request is not valid (nothing is sent).
             JobFailed: the job failed on the worker, or did not finish within ``timeout_s``.
         """
-        outcome = self.run_batch([request], timeout_s=timeout_s, queue=queue)[0]
+        outcome = self.run_batch(
+            [request], timeout_s=timeout_s, queue=queue, cache_first=cache_first
+        )[0]
         if outcome.error is not None:
             raise JobFailed(outcome.error)
         return outcome.output or {}
@@ -73,13 +103,16 @@ class CompletionProducer:
         on_done: Callable[[JobOutcome], None] | None = None,
         validate: bool = True,
         queue: str | None = None,
+        cache_first: bool | None = None,
     ) -> list[JobOutcome]:
         """Enqueue every request, wait for all, return outcomes in input order.
 
         An item that is an ``Exception`` (a line that did not parse, say) or an invalid request
         fails alone, without being sent. ``on_done`` is called once per job as it finishes.
+        ``cache_first`` (default: the setting) answers cached requests without a task.
         """
-        batch = self.start_batch(requests, on_done=on_done, validate=validate, queue=queue)
+        batch = self.start_batch(requests, on_done=on_done, validate=validate, queue=queue,
+                                 cache_first=cache_first)  # fmt: skip
         self.collect(batch, timeout_s=timeout_s, on_done=on_done)
         return batch.ordered()
 
@@ -91,27 +124,46 @@ class CompletionProducer:
         validate: bool = True,
         queue: str | None = None,
         batch: Batch | None = None,
+        cache_first: bool | None = None,
     ) -> Batch:
         """Enqueue every request; the returned :class:`Batch` (``batch`` when given, filled as
-        jobs are sent, so an interrupted caller still holds it) has the failures so far (bad
-        items, invalid requests) and the task id of every job sent."""
+        jobs are sent, so an interrupted caller still holds it) has the outcomes so far (bad
+        items, invalid requests, cached answers) and the task id of every job sent."""
         batch = Batch() if batch is None else batch
-        for index, request in enumerate(requests):
-            batch.count += 1
-            try:
-                if isinstance(request, Exception):
-                    raise request
-                task_id = self.submit(request, validate=validate, queue=queue)
-            except (InvalidRequest, ValueError) as exc:
-                kind = type(exc).__name__ if isinstance(exc, LlmixError) else "InvalidInput"
-                outcome = JobOutcome(index, error=str(exc), error_type=kind)
-                batch.outcomes[index] = outcome
-                if on_done is not None:
-                    on_done(outcome)
-                continue
-            batch.pending[task_id] = index
-            batch.task_ids[index] = task_id
+        lookup = self.cache_first if validate and cache_first is not False else None
+        queue = queue or self.settings.worker.queue
+        for chunk in _chunks(enumerate(requests), LOOKUP_CHUNK):
+            batch.count += len(chunk)
+            jobs = [self._job_or_outcome(index, request, validate) for index, request in chunk]
+            valid = [job if isinstance(job, CompletionJob) else None for job in jobs]
+            answers = lookup.answer(valid) if lookup is not None else [None] * len(jobs)
+            for (index, request), job, answer in zip(chunk, jobs, answers, strict=True):
+                if isinstance(job, JobOutcome):
+                    _record(batch, job, on_done)
+                elif answer is not None:
+                    _record(batch, JobOutcome(index, output=answer, worker=PRODUCER), on_done)
+                else:
+                    payload = job.wire() if job is not None else request
+                    task_id = self.submit(payload, validate=False, queue=queue)
+                    batch.pending[task_id] = index
+                    batch.task_ids[index] = task_id
         return batch
+
+    def _job_or_outcome(
+        self, index: int, request: Mapping[str, Any] | Exception, validate: bool
+    ) -> CompletionJob | JobOutcome | None:
+        """The validated job (None when not validating), or the failure of a bad item."""
+        try:
+            if isinstance(request, Exception):
+                raise request
+            if not validate:
+                return None
+            return CompletionJob.from_payload(
+                request, max_request_bytes=self.settings.worker.max_request_bytes
+            )
+        except (InvalidRequest, ValueError) as exc:
+            kind = type(exc).__name__ if isinstance(exc, LlmixError) else "InvalidInput"
+            return JobOutcome(index, error=str(exc), error_type=kind)
 
     def batch_of(self, task_ids: Iterable[str | None]) -> Batch:
         """A batch to collect from task ids sent earlier (None for a line that was not sent)."""
@@ -143,6 +195,19 @@ class CompletionProducer:
             request, max_request_bytes=self.settings.worker.max_request_bytes
         )  # fmt: skip
         return job.wire()
+
+
+def _record(
+    batch: Batch, outcome: JobOutcome, on_done: Callable[[JobOutcome], None] | None
+) -> None:
+    batch.outcomes[outcome.index] = outcome
+    if on_done is not None:
+        on_done(outcome)
+
+
+def _chunks(items: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
+    while chunk := list(islice(items, size)):
+        yield chunk
 
 
 __all__ = ["Batch", "CompletionProducer", "JobFailed", "JobOutcome"]

@@ -58,7 +58,7 @@ def run_enqueue(
     batch = Batch()
     if not wait:
         try:
-            producer.start_batch(requests, batch=batch)
+            producer.start_batch(requests, batch=batch, cache_first=False)  # every line an id
         except KeyboardInterrupt:
             _report_sent(batch, ids_file, err)
             err.print(f"interrupted after line {batch.count:,}: later lines were not sent")
@@ -108,6 +108,9 @@ def _report_sent(batch: Any, ids_file: str | None, err: Any) -> int:
               help="Cache control for a prompt given as an argument.")  # fmt: skip
 @click.option("--ttl-s", type=int, default=None, help="Cache TTL for a prompt argument.")
 @click.option("--wait/--no-wait", default=False, help="Wait for results and summarise them.")
+@click.option("--cache-first/--no-cache-first", default=None,
+              help="With --wait: answer cached requests from L2 here and send only the misses "
+                   "(default: producer.cache_first, on).")  # fmt: skip
 @click.option("--output", type=click.Path(dir_okay=False), default=None,
               help="With --wait: write results here as JSONL, a line per input line.")  # fmt: skip
 @click.option("--ids", "ids_file", type=click.Path(dir_okay=False), default=None,
@@ -131,6 +134,7 @@ def enqueue(
     cache_mode: str | None,
     ttl_s: int | None,
     wait: bool,
+    cache_first: bool | None,
     output: str | None,
     ids_file: str | None,
     as_json: bool,
@@ -157,6 +161,10 @@ def enqueue(
             prompt or "", provider=provider, model=model, system=system, temperature=temperature,
             max_output_tokens=max_output_tokens, base_url=base_url, cache=cache_mode, ttl_s=ttl_s,
         )]  # fmt: skip
-    code = run_enqueue(settings_from(ctx), requests, wait=wait, output=output,
+    settings = settings_from(ctx)
+    if cache_first is not None:
+        section = settings.producer.model_copy(update={"cache_first": cache_first})
+        settings = settings.model_copy(update={"producer": section})
+    code = run_enqueue(settings, requests, wait=wait, output=output,
                        timeout_s=timeout_s, ids_file=ids_file, as_json=as_json)  # fmt: skip
     sys.exit(code)

@@ -13,17 +13,19 @@ from rich.console import Console
 from llmix_workers.cli.output import print_table
 from llmix_workers.producer import JobOutcome
 
-COLUMNS = ("jobs", "failures", "L1 hits", "L2 hits", "provider calls", "shared", "re-queued",
-           "p50 ms", "p95 ms", "tokens saved", "wall s")  # fmt: skip
+COLUMNS = ("jobs", "failures", "producer hits", "L1 hits", "L2 hits", "provider calls", "shared",
+           "re-queued", "p50 ms", "p95 ms", "tokens saved", "wall s")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class BatchSummary:
     """Counts over a batch. ``coalesced`` (shown as "shared") are jobs that waited for another
-    job's in-flight call, in their process or through the fleet lock; the hit counts and
-    ``provider_calls`` cover the other jobs; ``tokens_saved`` adds up the original usage of
-    every job that did not pay for its own call; ``requeued`` counts jobs re-queued at least
-    once after a retryable provider error; ``failures_by_type`` counts failures by error type."""
+    job's in-flight call, in their process or through the fleet lock; ``producer_hits`` were
+    answered from L2 by the producer itself (cache-first batches) and never reached a worker;
+    the hit counts and ``provider_calls`` cover the other jobs; ``tokens_saved`` adds up the
+    original usage of every job that did not pay for its own call; ``requeued`` counts jobs
+    re-queued at least once after a retryable provider error; ``failures_by_type`` counts
+    failures by error type."""
 
     jobs: int
     failures: int
@@ -36,13 +38,16 @@ class BatchSummary:
     tokens_saved: int
     wall_s: float
     requeued: int = 0
+    producer_hits: int = 0
     failures_by_type: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, outcomes: Iterable[JobOutcome], wall_s: float = 0.0) -> BatchSummary:
         outcomes = list(outcomes)
         outputs = [o.output for o in outcomes if o.ok and o.output is not None]
-        own = [out.get("cacheHit") for out in outputs if not out.get("coalesced")]
+        own = [out.get("cacheHit") for out in outputs
+               if not out.get("coalesced") and not out.get("answeredBy")]  # fmt: skip
+        by_producer = sum(1 for out in outputs if out.get("answeredBy"))
         latencies = sorted(float(out.get("latencyMs", 0.0)) for out in outputs)
         saved = sum(
             int((out.get("usage") or {}).get("totalTokens", 0))
@@ -55,7 +60,8 @@ class BatchSummary:
             failures=len(outcomes) - len(outputs),
             l1_hits=own.count("l1"),
             l2_hits=own.count("l2"),
-            coalesced=len(outputs) - len(own),
+            coalesced=sum(1 for out in outputs if out.get("coalesced")),
+            producer_hits=by_producer,
             provider_calls=own.count(None),
             p50_ms=_percentile(latencies, 50),
             p95_ms=_percentile(latencies, 95),
@@ -67,7 +73,8 @@ class BatchSummary:
 
     def row(self) -> list[str]:
         return [
-            f"{self.jobs:,}", f"{self.failures:,}", f"{self.l1_hits:,}", f"{self.l2_hits:,}",
+            f"{self.jobs:,}", f"{self.failures:,}", f"{self.producer_hits:,}",
+            f"{self.l1_hits:,}", f"{self.l2_hits:,}",
             f"{self.provider_calls:,}", f"{self.coalesced:,}", f"{self.requeued:,}",
             _ms(self.p50_ms), _ms(self.p95_ms), f"{self.tokens_saved:,}", f"{self.wall_s:.2f}",
         ]  # fmt: skip
@@ -81,7 +88,8 @@ class BatchSummary:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "jobs": self.jobs, "failures": self.failures, "l1Hits": self.l1_hits,
+            "jobs": self.jobs, "failures": self.failures, "producerHits": self.producer_hits,
+            "l1Hits": self.l1_hits,
             "l2Hits": self.l2_hits, "providerCalls": self.provider_calls,
             "shared": self.coalesced, "requeued": self.requeued, "p50Ms": self.p50_ms,
             "p95Ms": self.p95_ms, "tokensSaved": self.tokens_saved,

@@ -205,3 +205,33 @@ def test_prefork_children_each_have_an_l1_over_the_shared_l2(
     assert kinds[0] is None and all(kind in ("l1", "l2") for kind in kinds[1:])
     assert calls_for(clean_fleet, req) == 1
     assert {o["worker"] for o in outputs} == {"pf@llmix"}
+
+
+def test_a_rerun_batch_is_answered_by_the_producer_without_a_task(
+    clean_fleet: LocalFleet, pair: tuple[LocalWorker, LocalWorker], producer: CompletionProducer
+) -> None:
+    from llmix_workers.jobs.build import build_fleet_control
+
+    assert clean_fleet.stub is not None
+    reqs = [request(f"Batch item {n}.") for n in range(30)]
+    first = producer.run_batch(reqs + reqs[:5], timeout_s=60)
+    assert all(o.ok for o in first)
+    assert not any((o.output or {}).get("answeredBy") for o in first[:30])
+    sent_before = clean_fleet.stub.calls()["total"]
+    mixed = reqs[:20] + [request("New one.")] + [dict(reqs[0], cache="bypass")]
+    again = producer.run_batch(mixed, timeout_s=60)
+    outputs = [o.output or {} for o in again]
+    assert [o.get("answeredBy") for o in outputs] == ["producer"] * 20 + [None, None]
+    assert all(o["cacheHit"] == "l2" and o["worker"] == "producer" for o in outputs[:20])
+    assert [o["content"] for o in outputs[:20]] == [(o.output or {})["content"] for o in first[:20]]
+    assert outputs[20]["worker"] in {"w1@llmix", "w2@llmix"} and outputs[21]["cacheHit"] is None
+    assert clean_fleet.stub.calls()["total"] == sent_before + 2  # the new one and the bypass
+    off = producer.run_batch(reqs[:3], timeout_s=60, cache_first=False)
+    assert all((o.output or {})["worker"] in {"w1@llmix", "w2@llmix"} for o in off)
+    control = build_fleet_control(producer.settings)
+    try:
+        assert control.clear().complete
+    finally:
+        control.close()
+    after = producer.run_batch(reqs[:3], timeout_s=60)
+    assert not any((o.output or {}).get("answeredBy") for o in after)  # nothing from before
