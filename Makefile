@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/worker_bench.py
 	$(BIN)/python bench/fleet_bench.py
 	$(BIN)/python bench/batch_bench.py
+	$(BIN)/python bench/chunk_bench.py
 
 dashboards: $(STAMP)
 	$(BIN)/python dashboards/generate.py

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
+from record import record
 from rich.console import Console
 from rich.table import Table
 
@@ -167,7 +168,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--sizes", default="100,1000,10000,100000",
                         type=lambda s: [int(x) for x in s.split(",")])  # fmt: skip
-    row = run(parser.parse_args())
+    parser.add_argument("--record", action="store_true", help="keep the result in docs/")
+    args = parser.parse_args()
+    row = run(args)
+    if args.record:
+        record("batch", row)
     table = Table(
         title=f"batch of {row['requests']:,} requests (2 workers, threads; {row['load_after']})"
     )
