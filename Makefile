@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all format lint mypy test bench demo dashboards clean
+.PHONY: all format lint mypy test bench performance performance-doc demo dashboards clean
 
 all: lint mypy test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test,bench]"
 	touch $(STAMP)
 
 format: $(STAMP)
@@ -34,6 +34,16 @@ bench: $(STAMP)
 	$(BIN)/python bench/fleet_bench.py
 	$(BIN)/python bench/batch_bench.py
 	$(BIN)/python bench/chunk_bench.py
+
+# docs/performance.md, its plots and performance.json: the full runs take several minutes.
+performance: $(STAMP)
+	$(BIN)/python bench/batch_bench.py --record
+	$(BIN)/python bench/chunk_bench.py --record
+	$(BIN)/python bench/scale_bench.py
+
+# The page and plots again from the committed performance.json, without measuring.
+performance-doc: $(STAMP)
+	$(BIN)/python bench/performance_doc.py
 
 dashboards: $(STAMP)
 	$(BIN)/python dashboards/generate.py
