@@ -6,7 +6,8 @@ cache lookup, single flight and result line), in order, returning one output or 
 Workers for it are started by this script (``python bench/chunk_bench.py worker ...``: the same
 ``create_app`` as ``llmix-workers worker`` plus that task). Both variants run on the same fleet
 (two processes, threads pool) against the stub provider: with latency 0 (the message cost
-alone) and with ``--latency-ms`` (a provider that takes time, small batch).
+alone) and with ``--latency-ms`` (a provider that takes time): a small batch, and one with many
+more requests than worker threads.
 
 Usage: ``python bench/chunk_bench.py [--misses N] [--chunks 10,50]``. Prints a table and a
 JSON line.
@@ -107,6 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--misses", type=int, default=4000, help="requests at latency 0")
     parser.add_argument("--slow-misses", type=int, default=64, help="requests at --latency-ms")
+    parser.add_argument("--wide-misses", type=int, default=640, help="many more than threads")
     parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--chunks", default="10,50", type=lambda s: [int(x) for x in s.split(",")])
@@ -121,20 +123,23 @@ def main() -> None:
         assert fleet.stub is not None
         fleet.stub.script(latency_ms=args.latency_ms)
         slow = compare(producer, args.slow_misses, args.chunks, "slow")
+        wide = compare(producer, args.wide_misses, args.chunks, "wide")
         load = "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     table = Table(
         title=f"misses: one task each vs chunks (2 workers × {args.concurrency} threads; {load})"
     )
     for column in ("provider latency", "requests", "chunk", "seconds", "req/s", "vs one each"):
         table.add_column(column, justify="right")
-    for latency, count, rows in ((0, args.misses, fast), (args.latency_ms, args.slow_misses, slow)):
+    for latency, count, rows in ((0, args.misses, fast), (args.latency_ms, args.slow_misses, slow),
+                                 (args.latency_ms, args.wide_misses, wide)):  # fmt: skip
         for r in rows:
             rate, ratio = f"{r['requests_per_s']:,.0f}", f"{r['vs_one_per_task']:.2f}×"
             table.add_row(f"{latency} ms", f"{count:,}", str(r["chunk"]), f"{r['s']:.2f}", rate,
                           ratio)  # fmt: skip
     Console().print(table)
     row = {"misses": args.misses, "slow_misses": args.slow_misses, "latency_ms": args.latency_ms,
-           "concurrency": args.concurrency, "fast": fast, "slow": slow, "load": load}  # fmt: skip
+           "concurrency": args.concurrency, "fast": fast, "slow": slow, "load": load,
+           "wide_misses": args.wide_misses, "wide": wide}  # fmt: skip
     if args.record:
         record("chunks", row)
     print(json.dumps({"bench": "chunks", **row}))

@@ -17,17 +17,23 @@ Table = Callable[[list[str], list[list[Any]]], str]
 def _load(section: dict[str, Any]) -> str:
     load = section.get("load_after") or section.get("load")
     text = " ".join(f"{x:.2f}" if isinstance(x, float) else str(x) for x in load) if isinstance(
-        load, list) else str(load)  # fmt: skip
+        load, list) else str(load).removeprefix("load average ")  # fmt: skip
     quick = " (quick run: small sizes)" if section.get("quick") else ""
     return f"_Measured {section.get('measured_at', '?')}, load average after: {text}{quick}._\n"
 
 
-def _knee(xs: list[float], ys: list[float], gain: float = 1.15) -> float:
-    """The last x after which y grows by less than ``gain`` × per step (the bend)."""
-    for index in range(1, len(xs)):
-        if ys[index] < ys[index - 1] * gain:
-            return xs[index - 1]
-    return xs[-1]
+def _shape(label: str, xs: list[float], ys: list[float]) -> str:
+    """Where a curve peaks and where it ends, in words."""
+    peak = max(range(len(ys)), key=ys.__getitem__)
+    at = [f"{x:,.0f}" for x in xs]
+    if peak == 0:
+        return f"{label}: highest at {at[0]} ({ys[0]:,.0f}), {ys[-1]:,.0f} at {at[-1]}"
+    text = f"{label}: {ys[0]:,.0f} at {at[0]}, peak {ys[peak]:,.0f} at {at[peak]}"
+    return text + (f", {ys[-1]:,.0f} at {at[-1]}" if peak != len(ys) - 1 else "")
+
+
+def _spread(values: list[float]) -> str:
+    return f"{min(values):,.0f}–{max(values):,.0f} bytes"
 
 
 def batch(s: dict[str, Any], plot: Plot, table: Table) -> str:
@@ -56,10 +62,16 @@ def chunks(s: dict[str, Any], plot: Plot, table: Table) -> str:
     rows = [[f"{latency} ms", f"{count:,}", r["chunk"], f"{r['s']:.2f}",
              f"{r['requests_per_s']:,.0f}", f"{r['vs_one_per_task']:.2f}×"]
             for latency, count, key in ((0, s["misses"], "fast"),
-                                        (s["latency_ms"], s["slow_misses"], "slow"))
+                                        (s["latency_ms"], s["slow_misses"], "slow"),
+                                        (s["latency_ms"], s.get("wide_misses"), "wide"))
+            if key in s
             for r in s[key]]  # fmt: skip
     fast = max(r["vs_one_per_task"] for r in s["fast"])
     slow = min(r["vs_one_per_task"] for r in s["slow"])
+    wide = s.get("wide") or s["slow"]
+    wide_text = ", ".join(
+        f"{r['vs_one_per_task']:.2f}× for chunks of {r['chunk']}" for r in wide[1:]
+    )
     return "\n".join([
         "## Misses: one task per request, or chunks\n", _load(s),
         "`bench/chunk_bench.py` sends never-seen requests as one `llmix.complete` task each, "
@@ -72,9 +84,11 @@ def chunks(s: dict[str, Any], plot: Plot, table: Table) -> str:
         f"(up to {fast:.1f}× at latency 0: the broker round trip is the whole cost). With a "
         f"provider that takes time they lose (down to {slow:.2f}×): a chunk's requests run one "
         "after another in one worker thread, so a chunk of 10 waits 10 provider latencies "
-        "while 10 single tasks run side by side on idle threads; for a large batch both "
-        "saturate the same threads and tie. Real providers take 0.3–30 s per call against a "
-        "few ms of message cost, so the chunk's gain is noise where it matters. And failure "
+        "while 10 single tasks run side by side on idle threads. With many more requests than "
+        f"threads ({s.get('wide_misses', s['slow_misses']):,} at {s['latency_ms']} ms) the "
+        f"chunks reach {wide_text}: the provider's time dominates both, and big chunks leave "
+        "threads idle at the end. Real providers take 0.3–30 s per call against a few ms "
+        "of message cost, so the chunk's gain is noise where it matters. And failure "
         "gets worse: a retryable error of one request cannot re-queue that request alone (the "
         "chunk is one task: re-queueing it re-runs its neighbours, failing it loses the "
         "item's retry), a lost worker re-delivers the whole chunk, and the batch summary's "
@@ -95,13 +109,12 @@ def processes(s: dict[str, Any], plot: Plot, table: Table) -> str:
             for pool in ("threads", "prefork")}  # fmt: skip
     ack_png = plot("clear_ack_vs_processes", "clear: publish to last acknowledgement",
                    "L1-holding processes", "ms", acks)  # fmt: skip
-    knees = {pool: _knee(*series[pool]) for pool in series if series[pool][0]}
+    shapes = "; ".join(_shape(pool, *series[pool]) for pool in series if series[pool][0])
+    ack_range = {pool: (acks[pool][1][0], acks[pool][1][-1]) for pool in acks if acks[pool][0]}
+    ack_text = ", ".join(f"{pool} {lo:.1f} → {hi:.1f} ms" for pool, (lo, hi) in ack_range.items())
     body = [[r["pool"], r["processes"], f"{r['jobs_per_s']:,.0f}",
              f"{r['clear']['ack_s'] * 1000:.1f}", f"{r['clear']['total_s'] * 1000:.1f}",
              " ".join(map(str, r["load"]))] for r in rows]  # fmt: skip
-    bend = ", ".join(
-        f"{pool} at {k:g} process{'es' if k != 1 else ''}" for pool, k in knees.items()
-    )
     return "\n".join([
         "## Cached-job throughput and clear acknowledgements vs worker processes\n", _load(s),
         "Every job a cache hit, every request a task (`llmix.complete`), 2,000 jobs per round, "
@@ -111,13 +124,15 @@ def processes(s: dict[str, Any], plot: Plot, table: Table) -> str:
         f"![throughput]({rate_png})\n", f"![clear acknowledgements]({ack_png})\n",
         table(["pool", "processes", "cached jobs/s", "ack ms", "clear ms", "load 1/5/15"], body),
         "",
-        f"**Bend:** throughput stops growing by 15 % per step ({bend}). This machine has "
-        f"{s.get('cores', 2)} cores shared by the producer, Redis (broker, result backend, "
-        "L2) and the workers; a cached job is CPU work (kombu message decode, task dispatch, "
-        "result write, key, L1 lookup), not waiting, so more processes than cores only add "
-        "context switches and broker connections. Acknowledgements grow with the number of "
-        "processes (each one receives the pub/sub message, drops its L1 and pushes its reply), "
-        "but stay in milliseconds; the clear's total is dominated by its fixed steps.\n",
+        f"**Bend:** {shapes}. This machine has {s.get('cores', 2)} cores shared by the "
+        "producer, Redis (broker, result backend, L2) and the workers; a cached job is CPU "
+        "work (kombu message decode, task dispatch, result write, key, L1 lookup), not "
+        "waiting, so past about one worker process per core more processes add context "
+        "switches and broker connections, not throughput (differences under ~20 % between "
+        "neighbouring points are within this run's noise: see the load column). "
+        f"Acknowledgements grow with the number of processes ({ack_text}): each one gets the "
+        "pub/sub message, drops its L1 and pushes its reply, and 8 processes on 2 cores wait "
+        "their turn; the whole clear stays in tens of milliseconds.\n",
     ])  # fmt: skip
 
 
@@ -127,6 +142,7 @@ def clear_keys(s: dict[str, Any], plot: Plot, table: Table) -> str:
                {"whole clear": ([r["keys"] for r in rows], [r["total_s"] for r in rows]),
                 "L2 part (SCAN + UNLINK)": ([r["keys"] for r in rows], [r["l2_s"] for r in rows])},
                logx=True)  # fmt: skip
+    keys, rates = [r["keys"] for r in rows], [r["keys_per_s"] for r in rows]
     body = [[f"{r['keys']:,}", f"{r['fill_s']:.1f}", f"{r['l2_s']:.3f}", f"{r['ack_s'] * 1000:.1f}",
              f"{r['total_s']:.3f}", f"{r['keys_per_s']:,.0f}"] for r in rows]  # fmt: skip
     return "\n".join([
@@ -134,12 +150,16 @@ def clear_keys(s: dict[str, Any], plot: Plot, table: Table) -> str:
         "Keys filled with pipelined SETs; two worker processes acknowledge.\n",
         f"![clear]({png})\n",
         table(["L2 keys", "fill s", "L2 part s", "ack ms", "whole s", "keys deleted/s"], body), "",
-        "**Bend:** none in the L2 part: SCAN + UNLINK is linear in the keys (the deletion rate "
-        "stays within the table's spread), so the whole clear is linear too. At small sizes "
-        "the fixed part (flag, generation, broadcast, acknowledgements: milliseconds) is a "
-        "visible share; from 100k keys on the L2 part is nearly all of it. Keys of other "
-        "prefixes are scanned but never deleted, so a shared Redis adds SCAN time, not "
-        "deletions.\n",
+        f"**Bend:** {_shape('keys deleted/s', keys, rates)}; per key that is "
+        f"{1e6 / max(rates):.1f}–{1e6 / min(rates):.1f} µs, so the clear's time is linear in "
+        "the keys to within that spread. The fixed part (flag, generation, broadcast, "
+        "acknowledgements) is about a millisecond, visible only at small sizes; small sizes "
+        "also pay the SCAN cursor round trips (one per batch of "
+        "`cache.clear_batch_size` keys) over fewer keys. The slower rate at the largest size "
+        "coincides with a keyspace table of a million entries being emptied (Redis rehashes "
+        "it as it shrinks) and with the load on the cores; this run does not separate the "
+        "two. Keys of other prefixes are scanned but never deleted, so a shared Redis adds "
+        "SCAN time, not deletions.\n",
     ])  # fmt: skip
 
 
@@ -148,6 +168,9 @@ def memory(s: dict[str, Any], plot: Plot, table: Table) -> str:
            f"{r['overhead_bytes']:,.0f}"] for r in s["rows"]["l1"]]  # fmt: skip
     l2 = [[f"{r['entries']:,}", r["memory_usage_bytes"], r["value_bytes"], r["key_bytes"],
            f"{r['used_memory_per_entry']:,.0f}"] for r in s["rows"]["l2"]]  # fmt: skip
+    l1_sizes = [r["bytes_per_entry"] for r in s["rows"]["l1"]]
+    l2_sizes = [r["used_memory_per_entry"] for r in s["rows"]["l2"]]
+    one = s["rows"]["l2"][0]
     return "\n".join([
         "## Memory per entry (2 KB answer)\n", _load(s),
         "L1: tracemalloc growth of an L1-only cache per entry (the answer string, the key "
@@ -158,9 +181,13 @@ def memory(s: dict[str, Any], plot: Plot, table: Table) -> str:
         "model) and Redis `used_memory` growth per entry.\n",
         table(["L2 entries", "MEMORY USAGE", "value bytes", "key bytes", "used_memory/entry"], l2),
         "",
-        "**Bend:** none: both are flat per entry, so memory is linear in entries. An L1 of "
-        "the default 1,000 entries costs a few MB per process (per prefork child), and L2 "
-        "about the value plus ~100 bytes of key and Redis bookkeeping per entry.\n",
+        f"**Bend:** none: both are flat per entry ({_spread(l1_sizes)} for L1, "
+        f"{_spread(l2_sizes)} for L2 across the sizes), so memory is linear in entries. An "
+        f"L1 of the default 1,000 entries holds about {l1_sizes[0] / 1000:,.1f} MB per process "
+        "(per prefork child). In L2 an entry takes "
+        f"{one['memory_usage_bytes'] - one['value_bytes'] - one['key_bytes']:,} bytes more than "
+        "its key and value: the allocator rounds a 2 KB value up to its size class, plus the "
+        "key's header, the value object and the keyspace entry (with its expiry).\n",
     ])  # fmt: skip
 
 
@@ -172,19 +199,21 @@ def lookup(s: dict[str, Any], plot: Plot, table: Table) -> str:
                logx=True)  # fmt: skip
     body = [[f"{r['batch']:,}", f"{r['requests_per_s']:,.0f}", f"{1e6 / r['requests_per_s']:.0f}",
              " ".join(map(str, r["load"]))] for r in rows]  # fmt: skip
-    best = max(rows, key=lambda r: r["requests_per_s"])
+    sizes, rates = [r["batch"] for r in rows], [r["requests_per_s"] for r in rows]
     return "\n".join([
         "## Producer lookup rate vs batch size\n", _load(s),
         "`CompletionProducer.start_batch` over an all-cached batch (validate, key, pipelined "
         "MGETs of 1,000 keys in chunks of 2,000 requests, decode, output), the producer's L1 "
         "emptied first as in a new process; median of 3.\n", f"![lookups]({png})\n",
         table(["batch", "requests/s", "µs/request", "load 1/5/15"], body), "",
-        f"**Bend:** the rate peaks at a batch of {best['batch']:,} and then levels off: below "
-        "a few hundred requests the fixed cost per chunk (two fleet-state reads, the MGET "
-        "round trip) is spread over few requests; above 2,000 every chunk is the same size, "
-        "so the rate settles at the per-request CPU cost (request validation is the largest "
-        "share, then the key, the entry decode and building the output). Large batches also "
-        "pay the garbage collector for the outputs they keep.\n",
+        f"**Bend:** {_shape('requests/s', sizes, rates)}. Up to the producer's L1 size "
+        "(1,000 entries) and the lookup chunk (2,000 requests) the work per request is "
+        "cheapest; past them every back-filled entry evicts another from the L1, every chunk "
+        "is the same size, and the outputs the batch keeps make the garbage collector's "
+        "passes longer, so the rate settles at the per-request CPU cost (about "
+        f"{1e6 / rates[-1]:.0f} µs: request validation is the largest share, then the key, "
+        "the entry decode and the output; the MGET round trip per 1,000 keys is ~1 ms). It "
+        "stays flat from there: a batch of any size is a sequence of equal chunks.\n",
     ])  # fmt: skip
 
 
