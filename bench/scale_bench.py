@@ -8,7 +8,8 @@ On one :class:`LocalFleet` (private Redis, stub provider with latency 0):
 - a fleet clear vs the number of L2 keys (10k, 100k, 1M, pipelined fill), two worker processes;
 - L1 memory per entry (tracemalloc) and L2 bytes per entry (``MEMORY USAGE``, and
   ``used_memory`` growth) for a 2 KB answer;
-- the producer's cache-first lookup rate vs batch size (100 … 100k).
+- the producer's cache-first lookup rate vs batch size (100 … 100k), also with Python's
+  garbage collector off (to show its share).
 
 Then bench/performance_doc.py renders the page and the PNG plots from the JSON.
 
@@ -171,7 +172,13 @@ def lookup_curve(fleet: LocalFleet, sizes: Sequence[int]) -> list[dict[str, Any]
         batch = requests(size, f"lookup-{size}")
         fill(client, batch, settings.cache.key_prefix, settings.cache.ttl_s)
         rates = [lookup_rate(producer, batch) for _ in range(3)]
+        gc.disable()
+        try:
+            rates_gc_off = [lookup_rate(producer, batch) for _ in range(3)]
+        finally:
+            gc.enable()
         rows.append({"batch": size, "requests_per_s": round(statistics.median(rates), 1),
+                     "requests_per_s_gc_off": round(statistics.median(rates_gc_off), 1),
                      "load": load()})  # fmt: skip
         print(rows[-1], flush=True)
         client.flushdb()
