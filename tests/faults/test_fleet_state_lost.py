@@ -108,8 +108,14 @@ def test_fleet_state_lost_under_real_workers(
             "threads nodes; a fleet clear sent right after the second restart",
             promise="workers notice, drop L1 and re-register; a clear in that window reports "
             "complete only with every live node's acknowledgement",
-            figures={"submitted": 4, "completed": 4, "failed": 0, "lost": 0,
-                     "provider_calls": calls_for(fleet, req), "duplicated_calls": 0},  # fmt: skip
+            figures={
+                "submitted": 4,
+                "completed": 4,
+                "failed": 0,
+                "lost": 0,
+                "provider_calls": calls_for(fleet, req),
+                "duplicated_calls": 0,
+            },  # fmt: skip
             notes={
                 "first job after the loss": f"cacheHit={after_loss['cacheHit']} (L1 dropped)",
                 "clear after the loss": f"complete={report.complete}, acked nodes "
