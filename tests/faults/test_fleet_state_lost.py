@@ -7,6 +7,7 @@ the one restarted). L2 survives, so a worker that dropped its L1 answers from L2
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -58,7 +59,7 @@ def settings(fleet: LocalFleet, servers: tuple[PrivateRedis, PrivateRedis]) -> S
 
 
 def members(url: str, settings: Settings) -> set[str]:
-    client = redis.Redis.from_url(url, decode_responses=True)
+    client: Any = redis.Redis.from_url(url, decode_responses=True)
     try:
         names = client.zrange(FleetKeys.for_prefix(settings.cache.key_prefix).members, 0, -1)
         return {name.split("|")[0] for name in names}
