@@ -46,3 +46,11 @@ clean:
 .PHONY: chart
 chart: $(STAMP)
 	$(BIN)/pytest tests/chart -q
+
+# The fault suite (real workers, private Redis/RabbitMQ, the stub) and the page made from it.
+.PHONY: faults reliability
+faults: $(STAMP)
+	$(BIN)/pytest -m faults tests/faults -q
+
+reliability: $(STAMP)
+	$(BIN)/python -m llmix_workers.testing.reliability_report

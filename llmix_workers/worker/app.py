@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from celery import Celery
 
+from llmix_workers.errors import ConfigError
 from llmix_workers.settings import Settings
 
 
@@ -75,3 +77,32 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
     tasks.register(app)
     signals.connect(app)
     return app
+
+
+def check_redis_credentials(settings: Settings) -> None:
+    """Refuse to start a worker when a Redis it needs rejects its credentials (one PING each).
+
+    An unreachable Redis is not an error here: Celery retries the broker, L2 degrades. A wrong
+    password or user is, since no retry can fix it (Celery would retry it for minutes).
+
+    Raises:
+        ConfigError: names the role (broker, result backend, cache, fleet state), never the URL.
+    """
+    roles = {
+        "broker": settings.broker_url,
+        "result backend": settings.result_backend_url,
+        "cache": settings.redis_url,
+        "fleet state": settings.fleet_redis_url,
+    }
+    for role, url in roles.items():
+        if not url or not url.startswith(("redis://", "rediss://", "unix://")):
+            continue
+        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        try:
+            client.ping()
+        except redis.AuthenticationError as exc:
+            raise ConfigError(f"the {role} Redis refused the credentials: {exc}") from None
+        except (redis.RedisError, OSError):
+            continue
+        finally:
+            client.close()
