@@ -100,10 +100,7 @@ def test_every_redis_role_over_tls_with_an_acl_user(
     "command",
     [
         "worker -n wrong@llmix",
-        pytest.param(
-            "cache stats",
-            marks=pytest.mark.xfail(strict=True, reason="needs the cli branch"),
-        ),
+        "cache stats",
     ],
 )
 def test_a_wrong_password_is_one_clear_error_at_start(
