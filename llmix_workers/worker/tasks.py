@@ -34,10 +34,11 @@ def register(app: Celery) -> None:
         job = CompletionJob.from_payload(
             payload, max_request_bytes=settings.worker.max_request_bytes
         )
+        can_requeue = self.request.retries < settings.worker.max_requeues
         try:
-            return runtime.service.complete(job)
+            return runtime.service.complete(job, requeue_pending=can_requeue)
         except LLMError as exc:
-            if exc.retryable and self.request.retries < settings.worker.max_requeues:
+            if exc.retryable and can_requeue:
                 if runtime.telemetry is not None:
                     runtime.telemetry.metrics.requeue(job.request.provider)
                 raise self.retry(exc=exc, countdown=max(exc.retry_after_s or 1.0, 0.1)) from exc
