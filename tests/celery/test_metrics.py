@@ -159,7 +159,7 @@ def test_prefork_counts_every_child_and_only_live_ones_as_up(nodes: Nodes) -> No
     after = scrape(node)
     assert delta(before, after, "llmix_completions_total") == len(outs)
     assert delta(before, after, "llmix_cache_lookups_total", outcome="miss") == len(outs)
-    assert after.value("llmix_l2_healthy") == 1
+    eventually(gauge_is(node, "llmix_l2_healthy", 1), "L2 healthy in every live child")
     assert scrape(nodes.threads).value("llmix_worker_processes") == 1
 
 
@@ -238,7 +238,10 @@ def test_fleet_clear_moves_generation_and_drops_l1(nodes: Nodes) -> None:
         old = before[node.hostname]
         assert delta(old, page, "llmix_l1_dropped_entries_total") == row["dropped"]
         local_clears = delta(old, page, "llmix_cache_clears_total", scope="local", result="ok")
-        assert local_clears == row["processes"]
+        if node is nodes.prefork:  # a child forked during the clear catches up without an ack
+            assert local_clears >= row["processes"] >= 1
+        else:
+            assert local_clears == row["processes"] == 1
     assert acked[nodes.threads.hostname]["dropped"] >= 3
     eventually(lambda: scrape(nodes.threads).value("llmix_l1_entries") == 0, "L1 empty")
 
