@@ -17,11 +17,13 @@ TASK_NOOP: Final = "llmix.noop"
 
 
 def register(app: Celery) -> None:
-    """Register ``llmix.complete`` and ``llmix.noop`` on ``app``."""
+    """Register ``llmix.complete`` and ``llmix.noop`` on ``app`` only (not shared: a process
+    with several apps, a producer beside a control app, keeps one callable per name)."""
     settings = app.settings
 
     @app.task(  # type: ignore[untyped-decorator]
         name=TASK_COMPLETE,
+        shared=False,
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,
@@ -44,7 +46,7 @@ def register(app: Celery) -> None:
                 raise self.retry(exc=exc, countdown=max(exc.retry_after_s or 1.0, 0.1)) from exc
             raise
 
-    @app.task(name=TASK_NOOP)  # type: ignore[untyped-decorator]
+    @app.task(name=TASK_NOOP, shared=False)  # type: ignore[untyped-decorator]
     def noop(payload: Any) -> Any:
         """Return the payload: the benchmark's baseline on the same broker and pool."""
         return payload
