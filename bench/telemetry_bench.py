@@ -128,7 +128,7 @@ def worker_row(rounds: int, jobs: int) -> dict[str, Any]:
             fleet.add_worker(
                 "on", queues="on", concurrency=4, loglevel="WARNING", metrics_port=free_port()
             )
-            producer = CompletionProducer(fleet.settings())
+            producer = CompletionProducer(fleet.settings(producer={"cache_first": False}))
             distinct = [chat(n) for n in range(50)]
             payloads = [distinct[n % len(distinct)] for n in range(jobs)]
 

@@ -40,7 +40,7 @@ def run_workload(
     ``settle`` waits for scrapes once every series exists at zero (a provider's series are made
     by its first call), so ``increase()`` sees the errors that come after.
     """
-    stub, producer = fleet.stub, CompletionProducer(fleet.settings())
+    stub, producer = fleet.stub, CompletionProducer(fleet.settings(producer={"cache_first": False}))
     assert stub is not None
 
     def run(node: LocalWorker, requests: list[dict[str, Any]], ok: bool = True) -> None:

@@ -68,7 +68,13 @@ def nodes() -> Iterator[Nodes]:
         )  # fmt: skip
         fleet.worker_env.update(ERROR_ENV)
         errors = fleet.add_worker("me", queues="me", concurrency=1, metrics_port=free_port())
-        yield Nodes(fleet, CompletionProducer(fleet.settings()), threads, prefork, errors)
+        yield Nodes(
+            fleet,
+            CompletionProducer(fleet.settings(producer={"cache_first": False})),
+            threads,
+            prefork,
+            errors,
+        )
 
 
 def gauge_is(node: LocalWorker, name: str, value: float) -> Callable[[], bool]:
@@ -242,7 +248,7 @@ def test_fleet_clear_moves_generation_and_drops_l1(nodes: Nodes) -> None:
             assert local_clears >= row["processes"] >= 1
         else:
             assert local_clears == row["processes"] == 1
-    assert acked[nodes.threads.hostname]["dropped"] >= 3
+    assert acked[nodes.threads.hostname]["dropped"] >= 1  # the jobs above left entries in L1
     eventually(lambda: scrape(nodes.threads).value("llmix_l1_entries") == 0, "L1 empty")
 
 

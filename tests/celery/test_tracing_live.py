@@ -93,7 +93,7 @@ def traced() -> Iterator[Traced]:
             del fleet.worker_env["LLMIX_TELEMETRY__OTEL_RECORD_CONTENT"]
             fleet.worker_env["LLMIX_TELEMETRY__OTEL_SAMPLING_RATIO"] = "0"
             nodes["unsampled"] = fleet.add_worker("oz", queues="oz", concurrency=1)
-            producer = CompletionProducer(fleet.settings())
+            producer = CompletionProducer(fleet.settings(producer={"cache_first": False}))
             yield Traced(fleet, receiver, provider, exporter, producer, nodes)
     finally:
         reset_global_provider()
