@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/cache_bench.py
 	$(BIN)/python bench/worker_bench.py
 	$(BIN)/python bench/fleet_bench.py
+	$(BIN)/python bench/telemetry_bench.py
 
 dashboards: $(STAMP)
 	$(BIN)/python dashboards/generate.py

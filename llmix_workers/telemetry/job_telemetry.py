@@ -127,16 +127,16 @@ class JobTelemetry:
             metrics.completion(request.provider, request.model, "error", "miss", duration_s)
             return
         hit = output.get("cacheHit")
-        metrics.completion(request.provider, request.model, "ok", _CACHE_OF_HIT.get(hit, "miss"),
-                           duration_s)  # fmt: skip
-        if hit or output.get("coalesced"):
-            usage = output.get("usage") or {}
-            metrics.tokens_saved(
-                request.provider,
-                str(output.get("model") or request.model),
-                int(usage.get("inputTokens", 0)),
-                int(usage.get("outputTokens", 0)),
-            )
+        cache = _CACHE_OF_HIT.get(hit, "miss")
+        if not hit and not output.get("coalesced"):
+            metrics.completion(request.provider, request.model, "ok", cache, duration_s)
+            return
+        usage = output.get("usage") or {}
+        metrics.shared_completion(
+            request.provider, request.model, cache, duration_s,
+            str(output.get("model") or request.model),
+            int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0)),
+        )  # fmt: skip
 
     @contextmanager
     def _call(self, request: LLMRequest) -> Iterator[CallRecord]:

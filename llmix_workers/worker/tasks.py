@@ -17,11 +17,13 @@ TASK_NOOP: Final = "llmix.noop"
 
 
 def register(app: Celery) -> None:
-    """Register ``llmix.complete`` and ``llmix.noop`` on ``app``."""
+    """Register ``llmix.complete`` and ``llmix.noop`` on ``app`` only (not shared: a process
+    with several apps, a producer beside a control app, keeps one callable per name)."""
     settings = app.settings
 
     @app.task(  # type: ignore[untyped-decorator]
         name=TASK_COMPLETE,
+        shared=False,
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,
@@ -34,16 +36,17 @@ def register(app: Celery) -> None:
         job = CompletionJob.from_payload(
             payload, max_request_bytes=settings.worker.max_request_bytes
         )
+        can_requeue = self.request.retries < settings.worker.max_requeues
         try:
-            return runtime.service.complete(job)
+            return runtime.service.complete(job, requeue_pending=can_requeue)
         except LLMError as exc:
-            if exc.retryable and self.request.retries < settings.worker.max_requeues:
+            if exc.retryable and can_requeue:
                 if runtime.telemetry is not None:
                     runtime.telemetry.metrics.requeue(job.request.provider)
                 raise self.retry(exc=exc, countdown=max(exc.retry_after_s or 1.0, 0.1)) from exc
             raise
 
-    @app.task(name=TASK_NOOP)  # type: ignore[untyped-decorator]
+    @app.task(name=TASK_NOOP, shared=False)  # type: ignore[untyped-decorator]
     def noop(payload: Any) -> Any:
         """Return the payload: the benchmark's baseline on the same broker and pool."""
         return payload
