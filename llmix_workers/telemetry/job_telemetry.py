@@ -50,10 +50,13 @@ class _Counted:
 
 
 class _Traced(_Counted):
-    def __init__(self, metrics: Metrics | None, span: trace.Span, key: str = "") -> None:
+    def __init__(
+        self, metrics: Metrics | None, span: trace.Span, key: str = "", content: bool = False
+    ) -> None:
         super().__init__(metrics)
         self.span = span
         self.key = key
+        self.content = content
 
     def found(self, outcome: str) -> None:
         super().found(outcome)
@@ -66,6 +69,9 @@ class _Traced(_Counted):
         self.span.set_attributes(
             t.llm_response_attributes(result.model, usage.input_tokens, usage.output_tokens)
         )
+        if self.content:
+            answer = orjson.dumps([{"role": "assistant", "content": result.content}]).decode()
+            self.span.set_attribute(t.GEN_AI_OUTPUT_MESSAGES, answer)
 
 
 class JobTelemetry:
@@ -148,11 +154,11 @@ class JobTelemetry:
             attributes = t.llm_request_attributes(request.provider, request.model)
             if self._record_content:
                 messages = orjson.dumps(request.messages, default=str).decode()
-                attributes.update(t.content_attributes(True, messages, ""))
+                attributes[t.GEN_AI_INPUT_MESSAGES] = messages
             with self._tracer.start_as_current_span(
                 t.SPAN_LLM_CALL, kind=trace.SpanKind.CLIENT, attributes=attributes
             ) as span:
-                yield _Traced(self.metrics, span)
+                yield _Traced(self.metrics, span, content=self._record_content)
         finally:
             if self.metrics is not None:
                 self.metrics.llm_call(request.provider, request.model, _now() - started)
