@@ -17,8 +17,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from llmix_workers.cache.backend import MISS, Miss
+from llmix_workers.cache.backend import MISS, L2Backend, Miss
 from llmix_workers.errors import L2Unavailable
+from llmix_workers.topology.clients import connection_pool
+from llmix_workers.topology.url import parse_redis_url
 
 _OUTAGES = (redis.ConnectionError, redis.TimeoutError, OSError)
 
@@ -44,7 +46,8 @@ def glob_escape(text: str) -> str:
 
 
 class RedisL2:
-    """L2 entries as Redis strings (``SET key payload EX ttl``)."""
+    """L2 entries as Redis strings (``SET key payload EX ttl``) on a standalone Redis or the
+    Sentinel-managed primary (``redis+sentinel://``: a reconnect follows a failover)."""
 
     enabled = True
 
@@ -57,7 +60,7 @@ class RedisL2:
         max_connections: int = 64,
         protocol: int = 2,
     ) -> None:
-        self._pool = redis.ConnectionPool.from_url(
+        self._pool = connection_pool(
             url,
             socket_timeout=socket_timeout_s,
             socket_connect_timeout=connect_timeout_s,
@@ -72,9 +75,15 @@ class RedisL2:
         os.register_at_fork(after_in_child=lambda: _forget_connections(ref))
 
     @classmethod
-    def from_settings(cls, settings: RedisConfig) -> RedisL2:
+    def from_settings(cls, settings: RedisConfig) -> L2Backend:
+        """The L2 backend the URL's topology needs: RedisL2, or
+        :class:`~llmix_workers.cache.backends.redis_cluster.RedisClusterL2` for a cluster."""
         if settings.url is None:
             raise L2Unavailable("no Redis URL is configured")
+        if parse_redis_url(settings.url.get_secret_value()).kind == "cluster":
+            from llmix_workers.cache.backends.redis_cluster import RedisClusterL2
+
+            return RedisClusterL2.from_settings(settings)
         return cls(
             settings.url.get_secret_value(),
             socket_timeout_s=settings.socket_timeout_s,
