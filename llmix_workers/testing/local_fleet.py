@@ -34,7 +34,9 @@ class WorkerDidNotStart(LlmixError):
 
 
 class LocalWorker:
-    """One ``llmix-workers worker`` process (node name ``name@llmix``)."""
+    """One ``llmix-workers worker`` process (node name ``name@llmix``); with ``celery_cli``,
+    one ``celery -A llmix_workers.celery_app worker`` process instead (Celery's own CLI, the
+    pool and concurrency also given through the environment, as Celery lets settings win)."""
 
     def __init__(
         self,
@@ -46,16 +48,22 @@ class LocalWorker:
         concurrency: int = 4,
         queues: str = "llmix",
         loglevel: str = "INFO",
+        celery_cli: bool = False,
     ) -> None:
         self.name = name
         self.hostname = f"{name}@llmix"
         self.log_path = workdir / f"{name}.log"
+        command = ["celery", "-A", "llmix_workers.celery_app"] if celery_cli else ["llmix_workers"]
         self._args = [
-            sys.executable, "-m", "llmix_workers", "worker",
+            sys.executable, "-m", *command, "worker",
             "-n", self.hostname, "--pool", pool, "-c", str(concurrency), "-Q", queues,
             "-l", loglevel,
         ]  # fmt: skip
+        if celery_cli:
+            self._args += ["--without-gossip", "--without-mingle"]
         self._env = dict(env)
+        if celery_cli:
+            self._env.update(LLMIX_WORKER__POOL=pool, LLMIX_WORKER__CONCURRENCY=str(concurrency))
         self._workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -30,7 +30,7 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
         ConfigError: no broker or result backend URL can be worked out, or one is a Redis
             Cluster URL.
     """
-    from llmix_workers.worker import signals, tasks
+    from llmix_workers.worker import control, signals, tasks  # noqa: F401  (control registers)
 
     worker = settings.worker
     app = LlmixCelery("llmix_workers", set_as_current=False)

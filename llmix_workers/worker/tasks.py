@@ -7,6 +7,7 @@ from typing import Any, Final
 from celery import Celery, Task
 
 from llmix_workers.errors import LLMError
+from llmix_workers.jobs.build import build_fleet_control
 from llmix_workers.jobs.job import CompletionJob
 from llmix_workers.worker.runtime import runtime_for
 
@@ -14,10 +15,12 @@ from llmix_workers.worker.runtime import runtime_for
 TASK_COMPLETE: Final = "llmix.complete"
 #: Returns its argument: the benchmark's baseline on the same broker and pool.
 TASK_NOOP: Final = "llmix.noop"
+#: A fleet-wide clear; its result is the report ``cache clear --json`` prints.
+TASK_CACHE_CLEAR: Final = "llmix.cache_clear"
 
 
 def register(app: Celery) -> None:
-    """Register ``llmix.complete`` and ``llmix.noop`` on ``app``."""
+    """Register ``llmix.complete``, ``llmix.noop`` and ``llmix.cache_clear`` on ``app``."""
     settings = app.settings
 
     @app.task(  # type: ignore[untyped-decorator]
@@ -45,3 +48,15 @@ def register(app: Celery) -> None:
     def noop(payload: Any) -> Any:
         """Return the payload: the benchmark's baseline on the same broker and pool."""
         return payload
+
+    @app.task(name=TASK_CACHE_CLEAR)  # type: ignore[untyped-decorator]
+    def cache_clear(timeout_s: float | None = None) -> dict[str, Any]:
+        """Clear L2 and every L1 of the fleet (:class:`~llmix_workers.fleet.control.
+        FleetControl`); return the report as ``cache clear --json`` prints it. An incomplete
+        clear is a result (``complete`` false), not a task failure; no Redis URL fails it."""
+        control = build_fleet_control(settings)
+        try:
+            report: dict[str, Any] = control.clear(timeout_s=timeout_s).as_json()
+        finally:
+            control.close()
+        return report
