@@ -8,10 +8,10 @@ import redis
 
 from llmix_workers.errors import ConfigError
 from llmix_workers.settings import Settings
-from llmix_workers.topology.clients import redis_client
+from llmix_workers.topology.clients import CLUSTER_ERRORS, redis_client
 
-#: What a Redis round trip raises when the server is down, slow or confused.
-REDIS_ERRORS: Final = (redis.RedisError, OSError)
+#: What a Redis round trip raises when the server (or a cluster) is down, slow or confused.
+REDIS_ERRORS: Final = CLUSTER_ERRORS
 
 
 def fleet_client(settings: Settings, *, socket_timeout_s: float | None = None) -> redis.Redis:

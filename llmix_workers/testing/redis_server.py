@@ -15,6 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -52,9 +53,21 @@ def free_port(host: str = "127.0.0.1") -> int:
 class PrivateRedis:
     """One redis-server process owned by this object (use as a context manager)."""
 
-    def __init__(self, port: int | None = None, binary: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        binary: str | None = None,
+        *,
+        extra_args: Sequence[str] = (),
+        config_text: str = "",
+    ) -> None:
+        """``extra_args`` follow the defaults (``--cluster-enabled yes``, ``--replicaof h p``,
+        ``--sentinel``); ``config_text`` is written to a config file given first (Sentinel
+        needs one it can rewrite)."""
         self.binary = binary or find_redis_server()
         self.port = port or free_port()
+        self.extra_args = list(extra_args)
+        self.config_text = config_text
         self._dir = tempfile.TemporaryDirectory(prefix="llmix-redis-")
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -63,13 +76,23 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     @property
+    def dir(self) -> Path:
+        """The server's working directory (logs, config, cluster state)."""
+        return Path(self._dir.name)
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
     def start(self, timeout_s: float = 10.0) -> PrivateRedis:
         """Start the server and wait until it answers PING."""
+        config: list[str] = []
+        if self.config_text:
+            (self.dir / "redis.conf").write_text(self.config_text)
+            config = [str(self.dir / "redis.conf")]
         args = [
             self.binary,
+            *config,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
@@ -77,6 +100,7 @@ class PrivateRedis:
             "--dir", self._dir.name,
             "--maxclients", "2000",
             "--loglevel", "warning",
+            *self.extra_args,
         ]  # fmt: skip
         log = open(Path(self._dir.name) / "redis.log", "ab")
         self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)

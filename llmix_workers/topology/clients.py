@@ -10,13 +10,14 @@ from typing import Any, cast
 
 import redis
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from llmix_workers.errors import ConfigError
 from llmix_workers.topology.url import RedisTarget, parse_redis_url
 
-#: What building a cluster client raises when no seed node answers.
-CLUSTER_START_ERRORS = (redis.RedisError, OSError)
+#: What a cluster client raises when no node answers (RedisClusterException is no RedisError).
+CLUSTER_ERRORS = (redis.RedisError, RedisClusterException, OSError)
 
 
 def connection_pool(url: str, **kwargs: Any) -> redis.ConnectionPool:
@@ -78,7 +79,7 @@ def cluster_client(target: RedisTarget, **options: Any) -> RedisCluster:
             startup_nodes=[ClusterNode(h, p) for h, p in target.hosts],  # type: ignore[no-untyped-call]
             username=target.username, password=target.password, ssl=target.tls, **options,
         )  # fmt: skip
-    except CLUSTER_START_ERRORS as exc:
+    except CLUSTER_ERRORS as exc:
         raise ConfigError(f"Redis Cluster {target.redacted} unreachable: {exc}") from None
 
 

@@ -20,10 +20,10 @@ from redis.retry import Retry
 from llmix_workers.cache.backend import MISS, Miss
 from llmix_workers.cache.backends.redis import RedisConfig, glob_escape
 from llmix_workers.errors import ConfigError, L2Unavailable
-from llmix_workers.topology.clients import cluster_client
+from llmix_workers.topology.clients import CLUSTER_ERRORS, cluster_client
 from llmix_workers.topology.url import parse_redis_url
 
-_OUTAGES = (redis.RedisError, OSError, ConfigError)
+_OUTAGES = (*CLUSTER_ERRORS, ConfigError)
 
 
 class RedisClusterL2:
@@ -106,8 +106,10 @@ class RedisClusterL2:
             for node in client.get_primaries():  # type: ignore[no-untyped-call]
                 cursor = 0
                 while True:
-                    cursor, keys = client.scan(cursor, match=pattern, count=batch_size,
-                                               target_nodes=node)  # fmt: skip
+                    reply = client.scan(cursor, match=pattern, count=batch_size,
+                                        target_nodes=node)  # fmt: skip
+                    cursors: Any = reply[0]  # the cluster client keys cursors by node name
+                    cursor, keys = int(cursors[node.name]), reply[1]
                     if keys:
                         deleted += int(client.unlink(*keys))
                     if cursor == 0:
