@@ -63,6 +63,9 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
         accept_content=["json"],
         result_accept_content=["json"],
         result_expires=worker.result_expires_s,
+        # a result stored while the backend fails over (Sentinel) or restarts is retried, not lost
+        result_backend_always_retry=True,
+        result_backend_max_retries=30,
         result_extended=False,
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -107,13 +107,17 @@ class RedisL2:
                 return conn.read_response()
             except redis.ConnectionError:
                 # A connection that outlived a Redis restart fails once: redo it on a fresh one
-                # (a dead server refuses at once; a timeout is never retried).
+                # (a dead server refuses at once; a timeout is never retried). connect() first:
+                # a Sentinel-managed connection asks the sentinels for the primary there only.
                 conn.disconnect()
+                conn.connect()
                 conn.send_command(*args)
                 return conn.read_response()
         except _OUTAGES as exc:
-            if conn is not None:
+            if conn is not None:  # back to the pool: get_connection() connects it afresh
                 conn.disconnect()
+                self._local.conn = None
+                self._pool.release(conn)
             raise L2Unavailable(f"Redis {args[0]} failed: {exc}") from None
 
     def get(self, key: str) -> bytes | Miss:
