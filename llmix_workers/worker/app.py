@@ -11,9 +11,11 @@ from llmix_workers.topology.broker import celery_transport
 
 
 class LlmixCelery(Celery):  # type: ignore[misc]
-    """A Celery app that carries the Settings it was built from (``app.settings``)."""
+    """A Celery app that carries the Settings it was built from (``app.settings``); its remote
+    control gives each ``llmix_cache_clear`` broadcast an id the nodes share."""
 
     settings: Settings
+    control_cls = "llmix_workers.worker.control:LlmixControl"
 
 
 def create_app(settings: Settings, **conf: Any) -> LlmixCelery:

@@ -4,15 +4,19 @@
 [timeout_s]]`` or ``app.control.broadcast("llmix_cache_clear", reply=True, timeout=15)``: every
 node replies once, saying how many of its processes (prefork children included) dropped their
 L1 for the new generation. The clear runs once per broadcast
-(:class:`~llmix_workers.fleet.shared_clear.SharedClear`). The command runs in each node's main
-process and holds its consumer loop for up to ``fleet.clear_timeout_s``: give the broadcast a
-reply timeout above that.
+(:class:`~llmix_workers.fleet.shared_clear.SharedClear`): this app's :class:`LlmixControl` gives
+every such broadcast a ``request_id`` the nodes share (a sender with another app and no id
+falls back to a round opened in Redis). The command runs in each node's main process and holds
+its consumer loop for up to ``fleet.clear_timeout_s``: give the broadcast a reply timeout above
+that.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Final
 
+from celery.app.control import Control
 from celery.worker.control import control_command
 
 from llmix_workers.errors import LlmixError
@@ -22,6 +26,17 @@ from llmix_workers.jobs.build import build_fleet_control
 
 #: The remote-control command's name (``celery control <name>``).
 CONTROL_CACHE_CLEAR: Final = "llmix_cache_clear"
+
+
+class LlmixControl(Control):  # type: ignore[misc]
+    """Celery's remote control, adding a fresh ``request_id`` to ``llmix_cache_clear``
+    broadcasts that have none (``celery control`` and ``app.control.broadcast`` go through it)."""
+
+    def broadcast(self, command: str, arguments: dict[str, Any] | None = None, *args: Any,
+                  **kwargs: Any) -> Any:  # fmt: skip
+        if command == CONTROL_CACHE_CLEAR and not (arguments or {}).get("request_id"):
+            arguments = {**(arguments or {}), "request_id": uuid.uuid4().hex}
+        return super().broadcast(command, arguments, *args, **kwargs)
 
 
 @control_command(  # type: ignore[untyped-decorator]

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import redis
+from celery.app.control import Control
 
 from llmix_workers.producer import CompletionProducer
 from llmix_workers.testing.local_fleet import LocalFleet
@@ -141,3 +142,16 @@ def test_celerys_own_cli_pings_and_clears(fleet: LocalFleet, producer: Completio
     registered = celery_cli(fleet, "inspect", "registered", "--json", "--timeout", "5")
     assert set(registered) == NODES
     assert all({TASK_CACHE_CLEAR, "llmix.complete"} <= set(t) for t in registered.values())
+
+
+def test_a_broadcast_without_an_id_from_a_plain_celery_control_still_answers_per_node(
+    fleet: LocalFleet, producer: CompletionProducer
+) -> None:
+    plain = Control(app=producer.app)  # another app's remote control: no request_id added
+    replies = plain.broadcast(CONTROL_CACHE_CLEAR, reply=True, timeout=20)
+    by_node = {node: body for reply in replies for node, body in reply.items()}
+    assert {node: body["processes"] for node, body in by_node.items()} == {
+        "t1@llmix": 1, "p2@llmix": 2, "c3@llmix": 1,
+    }  # fmt: skip
+    assert all(body["complete"] for body in by_node.values())
+    assert sum(body["ranTheClear"] for body in by_node.values()) >= 1
