@@ -85,7 +85,7 @@ def test_a_broadcast_clears_once_and_each_node_answers_for_its_processes(
 ) -> None:
     req = request("Cleared by a broadcast.")
     warm(producer, req)
-    replies = producer.app.control.broadcast(CONTROL_CACHE_CLEAR, reply=True, timeout=20)
+    replies = producer.app.control.broadcast(CONTROL_CACHE_CLEAR, reply=True, timeout=20, limit=3)
     by_node = {node: body for reply in replies for node, body in reply.items()}
     assert set(by_node) == NODES, replies
     assert sum(body["ranTheClear"] for body in by_node.values()) == 1
@@ -98,7 +98,7 @@ def test_a_broadcast_clears_once_and_each_node_answers_for_its_processes(
     assert len(by_node["p2@llmix"]["pids"]) == 2
     assert [producer.complete(req, queue=q)["cacheHit"] for q in ("t1", "p2")] == [None, "l2"]
     assert calls_for(fleet, req) == 2
-    again = producer.app.control.broadcast(CONTROL_CACHE_CLEAR, reply=True, timeout=20)
+    again = producer.app.control.broadcast(CONTROL_CACHE_CLEAR, reply=True, timeout=20, limit=3)
     generations = {body["generation"] for reply in again for body in reply.values()}
     assert generations == {by_node["t1@llmix"]["generation"] + 1}  # a new broadcast, a new clear
 
@@ -108,9 +108,9 @@ def test_a_request_id_makes_the_broadcast_idempotent(
 ) -> None:
     args = {"request_id": "nightly-2026-11-26"}
     first = producer.app.control.broadcast(CONTROL_CACHE_CLEAR, arguments=args, reply=True,
-                                           timeout=20)  # fmt: skip
+                                           timeout=20, limit=3)  # fmt: skip
     second = producer.app.control.broadcast(CONTROL_CACHE_CLEAR, arguments=args, reply=True,
-                                            timeout=20)  # fmt: skip
+                                            timeout=20, limit=3)  # fmt: skip
     generations = [
         {b["generation"] for r in replies for b in r.values()} for replies in (first, second)
     ]
@@ -130,7 +130,7 @@ def test_celerys_own_cli_pings_and_clears(fleet: LocalFleet, producer: Completio
     assert pongs == dict.fromkeys(NODES, {"ok": "pong"})
     req = request("Cleared from celery control.")
     warm(producer, req)
-    replies = celery_cli(fleet, "control", "--json", "--timeout", "20", CONTROL_CACHE_CLEAR)
+    replies = celery_cli(fleet, "control", "--json", "--timeout", "12", CONTROL_CACHE_CLEAR)
     assert isinstance(replies, list)  # [{node: reply}, ...]
     by_node = {node: body for reply in replies for node, body in reply.items()}
     assert set(by_node) == NODES
@@ -148,7 +148,7 @@ def test_a_broadcast_without_an_id_from_a_plain_celery_control_still_answers_per
     fleet: LocalFleet, producer: CompletionProducer
 ) -> None:
     plain = Control(app=producer.app)  # another app's remote control: no request_id added
-    replies = plain.broadcast(CONTROL_CACHE_CLEAR, reply=True, timeout=20)
+    replies = plain.broadcast(CONTROL_CACHE_CLEAR, reply=True, timeout=20, limit=3)
     by_node = {node: body for reply in replies for node, body in reply.items()}
     assert {node: body["processes"] for node, body in by_node.items()} == {
         "t1@llmix": 1, "p2@llmix": 2, "c3@llmix": 1,

@@ -117,7 +117,7 @@ def test_fleet_clear_and_the_control_command_over_amqp(
     assert {row["node"]: row["processes"] for row in report.nodes()} == {
         "r1@llmix": 1, "r2@llmix": 2,
     }  # fmt: skip
-    replies = producer.app.control.broadcast(CONTROL_CACHE_CLEAR, reply=True, timeout=20)
+    replies = producer.app.control.broadcast(CONTROL_CACHE_CLEAR, reply=True, timeout=20, limit=2)
     by_node = {node: body for reply in replies for node, body in reply.items()}
     assert {node: body["processes"] for node, body in by_node.items()} == {
         "r1@llmix": 1, "r2@llmix": 2,
