@@ -92,3 +92,17 @@ def _sentinel(target: RedisTarget, options: dict[str, Any]) -> Sentinel:
     if target.query.get("sentinel_password"):
         sentinel_kwargs["password"] = target.query["sentinel_password"]
     return Sentinel(list(target.hosts), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
+
+
+def check_reachable(urls: list[str | None], *, timeout_s: float = 2.0) -> None:
+    """Ask each cluster URL among ``urls`` for its slot map once (standalone and Sentinel URLs
+    connect lazily and are not probed: an outage there is a cache miss, not a start failure).
+
+    Raises:
+        ConfigError: a cluster has no reachable seed node (one line, no credentials).
+    """
+    for url in dict.fromkeys(u for u in urls if u):
+        target = parse_redis_url(url)
+        if target.kind == "cluster":
+            cluster_client(target, socket_timeout=timeout_s,
+                           socket_connect_timeout=timeout_s).close()  # fmt: skip
