@@ -23,10 +23,17 @@ from llmix_workers.fleet.control import FleetControl
 
 _RUNNING = b"running"
 _POLL_S = 0.05
+#: Beyond the acknowledgement timeout, how long a clear's L2 part may take before the nodes
+#: waiting for it give up (and a round or claim left by a crashed node expires).
+GRACE_S = 30.0
 
 
 class SharedClear:
-    """Runs or joins the round of one broadcast. Scope: one node's main process, one call."""
+    """Runs or joins the round of one broadcast. Scope: one node's main process, one call.
+
+    A node waits for another node's clear at most ``timeout_s`` + :data:`GRACE_S`; a report is
+    kept ``result_ttl_s`` for repeats of the same id.
+    """
 
     def __init__(self, control: FleetControl, *, result_ttl_s: float = 300.0) -> None:
         self.control = control
@@ -45,15 +52,15 @@ class SharedClear:
         client, keys = self.control.client, self.control.keys
         opened = False
         round_id = request_id
+        claim_ms = int((timeout_s + GRACE_S) * 1000)
         while round_id is None:
             candidate = uuid.uuid4().hex
-            ttl_ms = int((timeout_s + self.result_ttl_s) * 1000)
-            if client.set(keys.control_round, candidate, nx=True, px=ttl_ms):
+            if client.set(keys.control_round, candidate, nx=True, px=claim_ms):
                 round_id, opened = candidate, True
             elif (current := client.get(keys.control_round)) is not None:
                 round_id = current.decode() if isinstance(current, bytes) else str(current)
         result_key = keys.control_result(round_id)
-        ran = bool(client.set(result_key, _RUNNING, nx=True, ex=int(self.result_ttl_s)))
+        ran = bool(client.set(result_key, _RUNNING, nx=True, px=claim_ms))
         if ran:
             try:
                 report = self.control.clear(timeout_s=timeout_s).as_json()
@@ -62,7 +69,7 @@ class SharedClear:
                 if opened and client.get(keys.control_round) == round_id.encode():
                     client.delete(keys.control_round)
         else:
-            report = self._wait(result_key, timeout_s + self.result_ttl_s)
+            report = self._wait(result_key, timeout_s + GRACE_S)
         return _node_reply(report, node, round_id, ran)
 
     def _wait(self, result_key: str, limit_s: float) -> dict[str, Any]:

@@ -75,3 +75,12 @@ def test_without_an_id_a_round_is_opened_and_closed(
     later = SharedClear(control).run("b@x")  # the round ended: a later broadcast clears again
     assert later["ranTheClear"] and later["generation"] == first["generation"] + 1
     assert later["requestId"] != first["requestId"]
+
+
+def test_a_node_that_claimed_the_clear_and_vanished_is_reported_not_waited_for_forever(
+    control: FleetControl, members: list[FleetMember]
+) -> None:
+    control.client.set(control.keys.control_result("stuck"), b"running", px=300)
+    reply = SharedClear(control).run("b@x", request_id="stuck")
+    assert reply["ranTheClear"] is False and reply["complete"] is False
+    assert reply["ok"] == "incomplete" and "did not report" in reply["l2Error"]
