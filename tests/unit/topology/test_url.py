@@ -99,3 +99,16 @@ def test_l2_from_settings_picks_the_backend_of_the_topology() -> None:
     assert isinstance(RedisL2.from_settings(standalone), RedisL2)
     with pytest.raises(ConfigError, match="connection pool"):
         connection_pool("redis+cluster://127.0.0.1:1")
+
+
+def test_redis_url_from_the_environment_may_name_any_topology(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/svc/2")
+    settings = load_settings()
+    assert settings.redis_url == "redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/svc/2"
+    assert settings.broker_url == settings.redis_url  # translated by create_app, not here
+    monkeypatch.setenv("REDIS_URL", "redis+cluster://:hunter2@127.0.0.1:7000/5")
+    with pytest.raises(ConfigError, match="environment variable REDIS_URL") as info:
+        load_settings()
+    assert "hunter2" not in str(info.value)
