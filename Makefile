@@ -41,3 +41,8 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# The Helm chart and the Dockerfile, checked with Helm's own library (no cluster, no Docker).
+.PHONY: chart
+chart: $(STAMP)
+	$(BIN)/pytest tests/chart -q

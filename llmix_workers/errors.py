@@ -23,8 +23,13 @@ class L2Unavailable(CacheError):
     """Raised inside an L2 backend when Redis cannot be reached or answers too slowly.
 
     :class:`~llmix_workers.cache.tiered.TwoTierCache` turns it into a miss; it never reaches
-    callers of ``get`` or ``set``.
+    callers of ``get`` or ``set``. ``timed_out`` is true when Redis was reached but did not
+    answer in time (a hung server), false when it refused or was unreachable.
     """
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 class ClearFailed(CacheError):

@@ -10,16 +10,14 @@ Usable without the CLI::
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
-from celery.exceptions import TimeoutError as ResultTimeout
 
 from llmix_workers.errors import InvalidRequest, LlmixError
 from llmix_workers.jobs.job import CompletionJob
+from llmix_workers.results import Batch, JobOutcome, ResultCollector
 from llmix_workers.settings import Settings
 from llmix_workers.worker.app import create_app
 from llmix_workers.worker.tasks import TASK_COMPLETE
@@ -27,23 +25,6 @@ from llmix_workers.worker.tasks import TASK_COMPLETE
 
 class JobFailed(LlmixError):
     """Raised by :meth:`CompletionProducer.complete` when the job failed; says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class JobOutcome:
-    """One job of a batch: its output, or the error that stopped it (never both)."""
-
-    index: int
-    output: dict[str, Any] | None = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def line(self) -> dict[str, Any]:
-        """The JSONL line for this job: the task's output, or ``{"error": ...}``."""
-        return dict(self.output or {}) if self.ok else {"error": self.error}
 
 
 class CompletionProducer:
@@ -98,26 +79,64 @@ class CompletionProducer:
         An item that is an ``Exception`` (a line that did not parse, say) or an invalid request
         fails alone, without being sent. ``on_done`` is called once per job as it finishes.
         """
-        outcomes: dict[int, JobOutcome] = {}
-        pending: dict[str, int] = {}
+        batch = self.start_batch(requests, on_done=on_done, validate=validate, queue=queue)
+        self.collect(batch, timeout_s=timeout_s, on_done=on_done)
+        return batch.ordered()
 
-        def finish(outcome: JobOutcome) -> None:
-            outcomes[outcome.index] = outcome
-            if on_done is not None:
-                on_done(outcome)
-
-        count = 0
+    def start_batch(
+        self,
+        requests: Iterable[Mapping[str, Any] | Exception],
+        *,
+        on_done: Callable[[JobOutcome], None] | None = None,
+        validate: bool = True,
+        queue: str | None = None,
+        batch: Batch | None = None,
+    ) -> Batch:
+        """Enqueue every request; the returned :class:`Batch` (``batch`` when given, filled as
+        jobs are sent, so an interrupted caller still holds it) has the failures so far (bad
+        items, invalid requests) and the task id of every job sent."""
+        batch = Batch() if batch is None else batch
         for index, request in enumerate(requests):
-            count += 1
-            if isinstance(request, Exception):
-                finish(JobOutcome(index, error=str(request)))
-                continue
+            batch.count += 1
             try:
-                pending[self.submit(request, validate=validate, queue=queue)] = index
-            except InvalidRequest as exc:
-                finish(JobOutcome(index, error=str(exc)))
-        self._collect(pending, timeout_s, finish)
-        return [outcomes[index] for index in range(count)]
+                if isinstance(request, Exception):
+                    raise request
+                task_id = self.submit(request, validate=validate, queue=queue)
+            except (InvalidRequest, ValueError) as exc:
+                kind = type(exc).__name__ if isinstance(exc, LlmixError) else "InvalidInput"
+                outcome = JobOutcome(index, error=str(exc), error_type=kind)
+                batch.outcomes[index] = outcome
+                if on_done is not None:
+                    on_done(outcome)
+                continue
+            batch.pending[task_id] = index
+            batch.task_ids[index] = task_id
+        return batch
+
+    def batch_of(self, task_ids: Iterable[str | None]) -> Batch:
+        """A batch to collect from task ids sent earlier (None for a line that was not sent)."""
+        batch = Batch()
+        for index, task_id in enumerate(task_ids):
+            batch.count += 1
+            if task_id:
+                batch.pending[task_id] = index
+                batch.task_ids[index] = task_id
+            else:
+                batch.outcomes[index] = JobOutcome(index, error="not sent", error_type="NotSent")
+        return batch
+
+    def collect(
+        self,
+        batch: Batch,
+        *,
+        timeout_s: float = 600.0,
+        on_done: Callable[[JobOutcome], None] | None = None,
+        on_requeue: Callable[[str], None] | None = None,
+    ) -> Batch:
+        """Wait for the batch's pending jobs (see :class:`~llmix_workers.results.ResultCollector`:
+        result-backend outages are waited out, unfinished jobs become timeout errors)."""
+        ResultCollector(self.app.backend).collect(batch, timeout_s, on_done, on_requeue)
+        return batch
 
     def _payload(self, request: Mapping[str, Any] | CompletionJob) -> dict[str, Any]:
         job = request if isinstance(request, CompletionJob) else CompletionJob.from_payload(
@@ -125,30 +144,5 @@ class CompletionProducer:
         )  # fmt: skip
         return job.wire()
 
-    def _collect(
-        self, pending: dict[str, int], timeout_s: float, finish: Callable[[JobOutcome], None]
-    ) -> None:
-        deadline = time.monotonic() + timeout_s
-        backend = self.app.backend
-        while pending and time.monotonic() < deadline:
-            ids = list(pending)
-            try:
-                for task_id, meta in backend.get_many(
-                    ids, timeout=max(0.1, deadline - time.monotonic()), interval=0.02
-                ):
-                    index = pending.pop(task_id, None)
-                    if index is not None:
-                        finish(_outcome(index, meta))
-            except ResultTimeout:
-                break
-        for task_id, index in pending.items():
-            finish(JobOutcome(index, error=f"no result within {timeout_s:g} s (task {task_id})"))
 
-
-def _outcome(index: int, meta: Mapping[str, Any]) -> JobOutcome:
-    if meta.get("status") == "SUCCESS":
-        return JobOutcome(index, output=meta.get("result"))
-    error = meta.get("result")
-    if isinstance(error, BaseException):
-        return JobOutcome(index, error=f"{type(error).__name__}: {error}")
-    return JobOutcome(index, error=f"{meta.get('status')}: {error}")
+__all__ = ["Batch", "CompletionProducer", "JobFailed", "JobOutcome"]

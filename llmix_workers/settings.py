@@ -130,7 +130,9 @@ class LLMSettings(_Section):
     """Provider access and the resilience rules of DESIGN.md §2.
 
     Keys fall back to the providers' usual environment variables; a comma-separated value is a
-    key pool. ``custom_providers`` maps a provider name to ``"package.module:Class"``.
+    key pool; a key a provider rejects (401/403) is set aside for ``key_cooloff_s`` seconds, for
+    the endpoint that rejected it only. ``custom_providers`` maps a provider name to
+    ``"package.module:Class"``.
     """
 
     timeout_s: float = Field(60.0, gt=0, le=3600)
@@ -139,6 +141,7 @@ class LLMSettings(_Section):
     api_keys: dict[str, SecretStr] = Field(default_factory=dict)
     base_urls: dict[str, str] = Field(default_factory=dict)
     custom_providers: dict[str, str] = Field(default_factory=dict)
+    key_cooloff_s: float = Field(300.0, ge=0, le=86_400)
     max_attempts: int = Field(4, ge=1, le=20)
     max_inline_wait_s: float = Field(5.0, ge=0, le=3600)
     retry_after_cap_s: float = Field(60.0, ge=0, le=3600)
@@ -211,6 +214,12 @@ class TelemetrySettings(_Section):
     otel_record_content: bool = False
 
 
+class ProducerSettings(_Section):
+    """The enqueueing side (``enqueue``, ``CompletionProducer``)."""
+
+    cache_first: bool = True
+
+
 class Settings(BaseSettings):
     """Everything llmix_workers can be told, one typed object handed down from the edge."""
 
@@ -228,6 +237,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     worker: WorkerSettings = WorkerSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    producer: ProducerSettings = ProducerSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -8,6 +8,7 @@ raises :class:`~llmix_workers.errors.L2Unavailable` when its store cannot be rea
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -40,16 +41,25 @@ class L2Backend(Protocol):
         """The stored bytes, or ``MISS``. Raises ``L2Unavailable`` when the store is down."""
         ...
 
+    def get_many(self, keys: Sequence[str]) -> list[bytes | Miss]:
+        """``get`` of every key in one pipelined round trip (or a few), in order."""
+        ...
+
     def set(self, key: str, payload: bytes, ttl_s: int) -> None:
         """Store ``payload`` for ``ttl_s`` seconds (≥ 1). Raises ``L2Unavailable``."""
         ...
 
-    def delete_prefix(self, prefix: str, batch_size: int) -> int:
-        """Delete every key starting with ``prefix`` in batches; return how many were deleted."""
+    def delete_entries(self, prefix: str, batch_size: int) -> int:
+        """Delete every entry under ``prefix`` in batches; return how many were deleted.
+
+        An entry is a key made of ``prefix`` and exactly 64 lowercase hex digits (an LLMix
+        digest): a longer prefix that starts with this one (``llmix:resp:`` vs
+        ``llmix:resp:v2:``) and any other key are left alone.
+        """
         ...
 
-    def count_prefix(self, prefix: str) -> int:
-        """How many keys start with ``prefix`` (a scan; for stats, not for hot paths)."""
+    def count_entries(self, prefix: str) -> int:
+        """How many entries are under ``prefix`` (a scan; for stats, not for hot paths)."""
         ...
 
     def close(self) -> None:

@@ -30,7 +30,7 @@ def clear_entries(
     """
     block(True)
     try:
-        deleted = l2.delete_prefix(prefix, batch_size)
+        deleted = l2.delete_entries(prefix, batch_size)
     except L2Unavailable as exc:
         logger.error("cache clear failed, L2 reads blocked until a clear succeeds: %s", exc)
         raise ClearFailed(f"L2 clear failed, L2 reads stay blocked: {exc}") from None

@@ -4,34 +4,29 @@ Only the fifteen fields of :data:`CACHE_KEY_FIELDS` count; absent and
 null ones are left out, as are a top-level NaN/±Inf and an empty ``baseUrl``. The digest never
 depends on the prefix.
 
-The fast path hands the params to orjson, whose output is already canonical for strings, ints up
-to 2**53, booleans and null; top-level floats are rewritten into a form orjson prints exactly as
-ECMAScript does. Anything else (a nested float, a big int, a lone surrogate, an odd type) takes
-the reference encoder in :mod:`llmix_workers.cache.canonical`; both give identical bytes.
+The fast path (:mod:`llmix_workers.cache.orjson_canonical`) lets orjson write the JSON and
+fixes only what it prints differently (a few number forms, top-level nulls); a lone surrogate or an
+odd type takes the reference encoder in :mod:`llmix_workers.cache.canonical`. Both give identical
+bytes; the property tests compare them.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any, Final, TypedDict
+from typing import Any, TypedDict
 
 import orjson
 
 from llmix_workers.cache.canonical import canonical_json, js_number
-
-#: Default LLMix response-cache key prefix (llmix-rs 2.x); a setting. The digest ignores it.
-DEFAULT_KEY_PREFIX: Final = "llmix:resp:v2:"
-#: Prefix of the published Python and TypeScript 2.x bindings; same digest.
-LEGACY_KEY_PREFIX: Final = "llmix:resp:"
-#: Fields that make up a cache key, in their camelCase wire names. All others are ignored.
-CACHE_KEY_FIELDS: Final = frozenset(
-    {
-        "baseUrl", "enableThinking", "frequencyPenalty", "maxOutputTokens", "messages", "model",
-        "presencePenalty", "provider", "providerOptions", "responseFormat", "seed",
-        "stopSequences", "temperature", "topK", "topP",
-    }
-)  # fmt: skip
+from llmix_workers.cache.fields import CACHE_KEY_FIELDS as CACHE_KEY_FIELDS
+from llmix_workers.cache.fields import DEFAULT_KEY_PREFIX as DEFAULT_KEY_PREFIX
+from llmix_workers.cache.fields import LEGACY_KEY_PREFIX as LEGACY_KEY_PREFIX
+from llmix_workers.cache.orjson_canonical import (
+    DUMPS_OPTIONS,
+    canonical_bytes,
+    canonical_bytes_slow,
+)
 
 
 class CacheKeyParams(TypedDict, total=False):
@@ -54,11 +49,14 @@ class CacheKeyParams(TypedDict, total=False):
     topP: float | None
 
 
-_MAX_SAFE_INT = 2**53
-#: Serialised params → digest, for requests seen before in this process (see cache_key_digest).
+#: Serialised params → digest, for requests seen at least twice in this process.
 _MEMO: dict[bytes, str] = {}
 _MEMO_LIMITS = {"entry_bytes": 256 * 1024, "total_bytes": 16 * 1024 * 1024}
 _memo_bytes = [0]
+#: One flag per hash bucket: "a request hashing here was seen once" (see _memoise).
+_SEEN_MASK = (1 << 16) - 1
+_seen = bytearray(_SEEN_MASK + 1)
+_memoised_since_reset = [0]
 
 
 def generate_cache_key(
@@ -75,96 +73,65 @@ def generate_cache_key(
 def cache_key_digest(params: CacheKeyParams | Mapping[str, Any]) -> str:
     """The lowercase hex SHA-256 part of the key, without any prefix.
 
-    A request seen before in this process costs one orjson serialisation and a dict lookup: its
-    serialised form maps to its digest in a bounded memo (16 MiB; requests carrying fields other
-    than the fifteen, such as an ``apiKey``, are never memoised). Equal orjson output means an
-    equal JSON value, hence an equal canonical form, so the memo cannot change a key.
+    A request seen before in this process costs one orjson serialisation and a dict lookup: from
+    its second sight on, its serialised form maps to its digest in a bounded memo (16 MiB;
+    requests carrying fields other than the fifteen, such as an ``apiKey``, are never memoised).
+    Equal orjson output means an equal JSON value, hence an equal canonical form, so the memo
+    cannot change a key. (orjson writes an enum or a UUID as its JSON value; once a request is
+    memoised, an equal one holding such a value gets its key instead of an error.)
+
+    Raises:
+        CacheKeyError: a field holds something JSON cannot carry; the message names the field.
     """
-    raw = None
-    if params.__class__ is dict and params.keys() <= CACHE_KEY_FIELDS:
-        try:
-            raw = orjson.dumps(params, option=orjson.OPT_SORT_KEYS)
-        except orjson.JSONEncodeError:
-            raw = None
-        else:
-            digest = _MEMO.get(raw)
-            if digest is not None:
-                return digest
-    digest = _digest(params, raw)
-    if raw is not None and len(raw) <= _MEMO_LIMITS["entry_bytes"]:
+    if params.__class__ is not dict or not params.keys() <= CACHE_KEY_FIELDS:
+        return _uncached_digest({k: v for k, v in params.items() if k in CACHE_KEY_FIELDS})
+    try:
+        raw = orjson.dumps(params, option=DUMPS_OPTIONS)
+    except orjson.JSONEncodeError:  # a lone surrogate, a big int, an odd type
+        return _uncached_digest(params)
+    digest = _MEMO.get(raw)
+    if digest is not None:
+        return digest
+    data = canonical_bytes(params, raw)  # type: ignore[arg-type]
+    if data is None:
+        digest = _reference_digest(params)
+    else:
+        digest = hashlib.sha256(data).hexdigest()
+    slot = hash(raw) & _SEEN_MASK  # hash(raw) was cached by the lookup
+    if _seen[slot]:
+        _memoise(raw, digest)
+    else:
+        _seen[slot] = 1
+    return digest
+
+
+def _memoise(raw: bytes, digest: str) -> None:
+    """Keep ``raw`` → ``digest``: called on a request's second sight.
+
+    Keeping every first-seen request alive costs more than hashing it again (a batch of unique
+    requests churns 2 KB blocks through the allocator), so a first sight only sets a flag in a
+    64 KiB table indexed by ``hash(raw)``; a flag already set (this request, or a colliding one)
+    leads here. The table is cleared after every 64 requests memoised, which keeps it under about
+    5 % full for a stream of unique requests (so few of them are kept by collision).
+    """
+    _memoised_since_reset[0] += 1
+    if _memoised_since_reset[0] >= 64:
+        _seen[:] = bytes(len(_seen))
+        _memoised_since_reset[0] = 0
+    if len(raw) <= _MEMO_LIMITS["entry_bytes"]:
         if _memo_bytes[0] + len(raw) > _MEMO_LIMITS["total_bytes"]:
             _MEMO.clear()
             _memo_bytes[0] = 0
         _MEMO[raw] = digest
         _memo_bytes[0] += len(raw)
-    return digest
 
 
-def _digest(params: CacheKeyParams | Mapping[str, Any], raw: bytes | None) -> str:  # noqa: C901
-    """The digest from scratch. ``raw`` is orjson's output for ``params`` when already made.
-
-    The common request (strings, ints, a few floats, string-only messages) is checked in one
-    flat loop and serialised by orjson; ``params`` is copied only when something must change.
-    """
-    body: Any = params if params.__class__ is dict else dict(params)
-    omitted: list[str] = []
-    value: Any
-    for name, value in params.items():
-        if name not in CACHE_KEY_FIELDS:
-            omitted.append(name)
-            continue
-        kind = value.__class__
-        if kind is str:
-            if value or name != "baseUrl":
-                continue
-            omitted.append(name)
-            continue
-        if kind is list:
-            for item in value:
-                if item.__class__ is dict:
-                    for inner in item.values():
-                        if inner.__class__ is not str and not _orjson_exact(inner):
-                            return _reference_digest(params)
-                elif item.__class__ is not str and not _orjson_exact(item):
-                    return _reference_digest(params)
-            continue
-        if kind is float:
-            if value - value != 0:  # NaN or ±Inf: left out at the top level
-                omitted.append(name)
-                continue
-            if 1e-5 <= abs(value) < 1e16 and not value.is_integer():
-                continue  # orjson prints these exactly as ECMAScript does
-            if body is params:
-                body = dict(params)
-            body[name] = _exact_float(value)
-            continue
-        if kind is int:
-            if -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
-                continue
-            return _reference_digest(params)
-        if value is None:
-            omitted.append(name)
-        elif kind is not bool and not (kind is dict and _orjson_exact(value)):
-            return _reference_digest(params)
-    if omitted:
-        if body is params:
-            body = dict(params)
-        for name in omitted:
-            del body[name]
-    if body is params and raw is not None:
-        return hashlib.sha256(raw).hexdigest()
-    try:
-        data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:  # a lone surrogate or a non-string object key
+def _uncached_digest(params: Mapping[str, Any]) -> str:
+    """The digest of key-field-only ``params`` without the memo, by the rebuilding path."""
+    data = canonical_bytes_slow(params)
+    if data is None:
         return _reference_digest(params)
     return hashlib.sha256(data).hexdigest()
-
-
-def _exact_float(value: float) -> int | orjson.Fragment:
-    """A whole float within 2**53 as an int (1.0 → 1, -0.0 → 0), else its JavaScript form."""
-    if value.is_integer() and -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
-        return int(value)
-    return orjson.Fragment(js_number(value) or "null")
 
 
 def canonical_key_params(params: CacheKeyParams | Mapping[str, Any]) -> str:
@@ -184,34 +151,3 @@ def canonical_key_params(params: CacheKeyParams | Mapping[str, Any]) -> str:
 
 def _reference_digest(params: CacheKeyParams | Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_key_params(params).encode("utf-8")).hexdigest()
-
-
-def _orjson_exact(value: Any) -> bool:
-    """True when orjson's output for ``value`` is canonical: JSON types, no float, no big int.
-
-    One flat loop because it runs over every message of every request: a list of
-    ``{"role": str, "content": str}`` costs one class check per value and no calls.
-    """
-    kind = value.__class__
-    if kind is dict:
-        value = value.values()
-    elif kind is not list:
-        return _orjson_exact_scalar(value)
-    for item in value:
-        kind = item.__class__
-        if kind is str:
-            continue
-        if kind is dict:
-            for inner in item.values():
-                if inner.__class__ is not str and not _orjson_exact(inner):
-                    return False
-        elif not _orjson_exact(item):
-            return False
-    return True
-
-
-def _orjson_exact_scalar(value: Any) -> bool:
-    kind = value.__class__
-    if kind is int:
-        return -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT  # type: ignore[no-any-return]
-    return kind is str or kind is bool or value is None

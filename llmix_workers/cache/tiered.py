@@ -11,14 +11,15 @@ still be served and L2 read is the :class:`~llmix_workers.cache.backend.Invalida
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, Final, Literal, NamedTuple, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, Literal, NamedTuple
 
 from llmix_workers.cache.backend import MISS, Invalidator, L2Backend, Miss
 from llmix_workers.cache.backends.null import NullL2
+from llmix_workers.cache.config import CacheConfig
 from llmix_workers.cache.entry import Entry, decode_entry, encode_entry
+from llmix_workers.cache.health import L2Health
 from llmix_workers.cache.invalidation import LocalInvalidator, clear_entries
 from llmix_workers.cache.local import LocalLRU
 from llmix_workers.cache.stats import CacheStats
@@ -28,25 +29,8 @@ from llmix_workers.errors import ConfigError, L2Unavailable
 logger = logging.getLogger(__name__)
 
 CacheTier = Literal["l1", "l2"]
-#: Consecutive failed L2 writes that mark L2 unhealthy (LLMix).
-L2_UNHEALTHY_AFTER_FAILURES: Final = 3
-
-
-class CacheConfig(Protocol):
-    """The settings section a TwoTierCache reads (``CacheSettings`` is one)."""
-
-    @property
-    def key_prefix(self) -> str: ...
-    @property
-    def ttl_s(self) -> int: ...
-    @property
-    def l1_max_entries(self) -> int: ...
-    @property
-    def l2_cooloff_s(self) -> float: ...
-    @property
-    def l2_max_entry_bytes(self) -> int: ...
-    @property
-    def clear_batch_size(self) -> int: ...
+#: The longest per-entry TTL a reader honours (a year); a larger ``ttl_s`` is malformed.
+MAX_ENTRY_TTL_S: Final = 365 * 24 * 3600
 
 
 class CacheHit(NamedTuple):
@@ -98,12 +82,9 @@ class TwoTierCache:
         self._clears = 0
         self._clock = clock
         self._monotonic = monotonic
-        self._state_lock = threading.Lock()
-        self._healthy = True
-        self._write_failures = 0
-        self._retry_at = 0.0
+        self._health = L2Health(config.l2_cooloff_s, monotonic)
         self._blocked = False
-        self.l1_hits = self.l2_hits = self.misses = self.l2_errors = 0
+        self.l1_hits = self.l2_hits = self.misses = 0
 
     @property
     def l2(self) -> L2Backend:
@@ -122,10 +103,15 @@ class TwoTierCache:
         """L2 is on, healthy and not blocked: a lookup now may find what another process wrote."""
         return (
             self._l2.enabled
-            and self._healthy
+            and self._health.healthy
             and not self._blocked
             and not self._invalidator.l2_blocked()
         )
+
+    @property
+    def l2_blocked(self) -> bool:
+        """L2 reads are blocked: by this cache's failed clear, or by the fleet."""
+        return self._blocked or self._invalidator.l2_blocked()
 
     def epoch(self) -> tuple[int, int]:
         """Where this cache stands now (generation, local clears); hand it to :meth:`set` to
@@ -142,29 +128,61 @@ class TwoTierCache:
         if hit is not MISS:
             self.l1_hits += record
             return hit
-        if self._blocked or self._invalidator.l2_blocked() or not self._l2_usable():
+        if self._blocked or self._invalidator.l2_blocked() or not self._health.usable():
             self.misses += record
             return MISS
         try:
             raw = self._l2.get(key)
         except L2Unavailable as exc:
-            self._read_failed(exc)
+            self._health.read_failed(exc)
             self.misses += record
             return MISS
-        if not self._healthy:
-            self._retry_at = 0.0  # Redis answers again: let the next write prove it
+        self._health.answered()
+        hit = self._admit(key, raw)
+        if hit is MISS:
+            self.misses += record
+        else:
+            self.l2_hits += record
+        return hit
+
+    def get_many(self, keys: Sequence[str]) -> list[CacheHit | Miss]:
+        """:meth:`get` for a batch: L1 first, then every L1 miss in one pipelined L2 round
+        trip. When the generation moves or L2 gets blocked during the lookup (a clear landed),
+        every L2 hit is dropped: nothing from before a clear is returned."""
+        epoch = self.epoch()
+        found: list[CacheHit | Miss] = [self._l1.get(key) for key in keys]
+        missing = [index for index, hit in enumerate(found) if hit is MISS]
+        if missing and not self.l2_blocked and self._health.usable():
+            try:
+                raws = self._l2.get_many([keys[index] for index in missing])
+            except L2Unavailable as exc:
+                self._health.read_failed(exc)
+            else:
+                self._health.answered()
+                admitted = [self._admit(keys[i], raw) for i, raw in zip(missing, raws, strict=True)]
+                if self.epoch() == epoch and not self.l2_blocked:
+                    for index, hit in zip(missing, admitted, strict=True):
+                        found[index] = hit
+                else:
+                    self.clear_l1()
+        hits = sum(hit is not MISS for hit in found)
+        self.l2_hits += sum(hit is not MISS and hit.tier == "l2" for hit in found)
+        self.l1_hits += hits - sum(hit is not MISS and hit.tier == "l2" for hit in found)
+        self.misses += len(keys) - hits
+        return found
+
+    def _admit(self, key: str, raw: bytes | Miss) -> CacheHit | Miss:
+        """An L2 answer as a hit (back-filled into L1), or MISS when absent, malformed, too
+        large or expired."""
         entry = None
         if raw is not MISS and len(raw) <= self._max_entry_bytes:
             entry = decode_entry(raw, self._clock())
         if entry is None:
-            self.misses += record
             return MISS
         expires_at = entry.cached_at + _entry_ttl(entry, self.ttl_s)
-        if self._clock() >= expires_at:
-            self.misses += record
+        if not self._clock() < expires_at:  # NaN-safe: anything odd is expired
             return MISS
         self._l1.put(key, CacheHit(entry.data, "l1", entry.cached_at, entry.extra), expires_at)
-        self.l2_hits += record
         return CacheHit(entry.data, "l2", entry.cached_at, entry.extra)
 
     def set(
@@ -191,7 +209,7 @@ class TwoTierCache:
         if ttl != self.ttl_s:
             fields["ttl_s"] = ttl
         self._l1.put(key, CacheHit(value, "l1", now, fields or None), now + ttl)
-        if not self._l2.enabled or not self._l2_usable():
+        if not self._l2.enabled or not self._health.usable():
             return True
         payload = encode_entry(Entry(value, now, fields))
         if len(payload) > self._max_entry_bytes:
@@ -204,9 +222,9 @@ class TwoTierCache:
         try:
             self._l2.set(key, payload, ttl)
         except L2Unavailable as exc:
-            self._write_failed(exc)
+            self._health.write_failed(exc)
         else:
-            self._write_succeeded()
+            self._health.write_succeeded()
         return True
 
     def clear(self) -> ClearResult:
@@ -238,13 +256,13 @@ class TwoTierCache:
             l1_size=len(self._l1),
             l1_max=self._l1.max_entries,
             l2_enabled=self._l2.enabled,
-            l2_healthy=self._healthy,
+            l2_healthy=self._health.healthy,
             strategy=self.strategy,
             l2_blocked=self._blocked or self._invalidator.l2_blocked(),
             l1_hits=self.l1_hits,
             l2_hits=self.l2_hits,
             misses=self.misses,
-            l2_errors=self.l2_errors,
+            l2_errors=self._health.errors,
             generation=self._invalidator.generation(),
         )
 
@@ -253,43 +271,10 @@ class TwoTierCache:
         self._l1.clear()
         self._l2.close()
 
-    def _l2_usable(self) -> bool:
-        if self._healthy:
-            return True
-        now = self._monotonic()
-        with self._state_lock:
-            if now < self._retry_at:
-                return False
-            self._retry_at = now + self._cooloff_s  # one probe per cool-off window
-            return True
-
-    def _read_failed(self, exc: L2Unavailable) -> None:
-        self.l2_errors += 1
-        logger.warning("L2 read failed, treated as a miss: %s", exc)
-
-    def _write_failed(self, exc: L2Unavailable) -> None:
-        self.l2_errors += 1
-        with self._state_lock:
-            self._write_failures += 1
-            if self._write_failures >= L2_UNHEALTHY_AFTER_FAILURES and self._healthy:
-                self._healthy = False
-                self._retry_at = self._monotonic() + self._cooloff_s
-                logger.warning("L2 unhealthy after %d failed writes: %s", self._write_failures, exc)
-                return
-        logger.warning("L2 write failed: %s", exc)
-
-    def _write_succeeded(self) -> None:
-        if self._write_failures or not self._healthy:
-            with self._state_lock:
-                if not self._healthy:
-                    logger.info("L2 healthy again")
-                self._write_failures = 0
-                self._healthy = True
-
 
 def _entry_ttl(entry: Entry, default_s: int) -> float:
     """The writer's own TTL when it recorded one (``ttl_s``), else the cache's."""
     ttl = entry.extra.get("ttl_s") if entry.extra else None
-    if ttl.__class__ is int and ttl > 0:
+    if ttl.__class__ is int and 0 < ttl <= MAX_ENTRY_TTL_S:
         return float(ttl)
     return float(default_s)

@@ -23,10 +23,13 @@ def cache_group() -> None:
 @friendly_errors
 def cache_clear(ctx: click.Context, timeout_s: float | None, as_json: bool) -> None:
     """Clear the shared L2 and every worker process's L1; exit 0 only when complete."""
+    from llmix_workers.cli.reach import require
     from llmix_workers.cli.tables import print_clear
     from llmix_workers.jobs.build import build_fleet_control
 
-    control = build_fleet_control(settings_from(ctx))
+    settings = settings_from(ctx)
+    require(settings, ("fleet", "cache"))
+    control = build_fleet_control(settings)
     try:
         report = control.clear(timeout_s=timeout_s)
     finally:
@@ -46,10 +49,13 @@ def cache_clear(ctx: click.Context, timeout_s: float | None, as_json: bool) -> N
 @friendly_errors
 def cache_stats(ctx: click.Context, timeout_s: float | None, as_json: bool) -> None:
     """One row per worker process (L1, hits by tier, L2 health, generation) and the L2 size."""
+    from llmix_workers.cli.reach import require
     from llmix_workers.cli.tables import print_stats
     from llmix_workers.jobs.build import build_fleet_control
 
-    control = build_fleet_control(settings_from(ctx))
+    settings = settings_from(ctx)
+    require(settings, ("fleet", "cache"))
+    control = build_fleet_control(settings)
     try:
         replies, l2_keys = control.stats(timeout_s=timeout_s)
     finally:

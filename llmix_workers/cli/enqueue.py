@@ -1,24 +1,25 @@
-"""What ``llmix-workers enqueue`` does: read requests, send them, show progress and a summary."""
+"""``llmix-workers enqueue``: read requests, send them, and with ``--wait`` collect the results.
+
+Everything that could make the run useless is checked before the first job is sent: the
+arguments, the output file's folder, and that the broker (and with ``--wait`` the result
+backend) answer. One output line per input line, always; messages use input line numbers.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import Any
 
 import click
-import orjson
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from llmix_workers.cli.group import friendly_errors, settings_from
+from llmix_workers.cli.batch import Item, check_writable, read_jsonl
+from llmix_workers.cli.group import EXIT_INTERRUPTED, friendly_errors, settings_from
+from llmix_workers.cli.output import console
+from llmix_workers.errors import ConfigError
 from llmix_workers.jobs.job import CACHE_MODES
 from llmix_workers.settings import Settings
-
-if TYPE_CHECKING:
-    from llmix_workers.producer import CompletionProducer, JobOutcome
 
 
 def prompt_request(prompt: str, *, system: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -33,88 +34,69 @@ def prompt_request(prompt: str, *, system: str | None = None, **fields: Any) -> 
     return request
 
 
-def read_jsonl(handle: IO[str]) -> list[Mapping[str, Any] | Exception]:
-    """One item per non-blank line: the parsed object, or an error naming the line."""
-    items: list[Mapping[str, Any] | Exception] = []
-    for number, line in enumerate(handle, start=1):
-        if not line.strip():
-            continue
-        try:
-            items.append(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
-            items.append(ValueError(f"line {number}: not valid JSON ({exc})"))
-    return items
-
-
 def run_enqueue(
     settings: Settings,
-    requests: list[Mapping[str, Any] | Exception],
+    requests: list[Item],
     *,
     wait: bool,
     output: str | None,
     timeout_s: float,
+    ids_file: str | None = None,
+    as_json: bool = False,
 ) -> int:
-    """Send the jobs; return the exit status (0 only when every job was accepted/succeeded)."""
-    from llmix_workers.cli.summary import BatchSummary
-    from llmix_workers.producer import CompletionProducer
+    """Send the jobs (and wait for them); return the exit status: 0 only when every job was
+    sent (and succeeded), 1 otherwise, 130 when interrupted."""
+    from llmix_workers.cli.reach import require
+    from llmix_workers.cli.waiting import wait_and_report
+    from llmix_workers.producer import Batch, CompletionProducer
 
+    check_writable(output)
+    check_writable(ids_file, "--ids")
+    require(settings, ("broker", "results") if wait else ("broker",))
     producer = CompletionProducer(settings)
-    err = Console(stderr=True)
+    err = console(stderr=True)
+    batch = Batch()
     if not wait:
-        return _submit_only(producer, requests, err)
-    started = time.monotonic()
-    outcomes = _run_with_progress(producer, requests, timeout_s, err)
-    summary = BatchSummary.of(outcomes, wall_s=time.monotonic() - started)
-    write_jsonl(outcomes, output)
-    err.print(summary.table())
-    for outcome in outcomes:
-        if not outcome.ok:
-            err.print(f"[red]job {outcome.index + 1} failed:[/red] {outcome.error}", markup=True)
-    return 0 if summary.failures == 0 else 1
-
-
-def write_jsonl(outcomes: Iterable[JobOutcome], output: str | None) -> None:
-    """The outcomes as JSONL, in input order, to ``output`` (stdout when None)."""
-    data = b"".join(orjson.dumps(o.line()) + b"\n" for o in outcomes)
-    if output is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    else:
-        Path(output).write_bytes(data)
-
-
-def _submit_only(
-    producer: CompletionProducer, requests: list[Mapping[str, Any] | Exception], err: Console
-) -> int:
-    failed = 0
-    for number, request in enumerate(requests, start=1):
         try:
-            if isinstance(request, Exception):
-                raise request
-            print(producer.submit(request))
-        except ValueError as exc:
-            failed += 1
-            err.print(f"[red]job {number} not sent:[/red] {exc}", markup=True)
-    return 1 if failed else 0
+            producer.start_batch(requests, batch=batch)
+        except KeyboardInterrupt:
+            _report_sent(batch, ids_file, err)
+            err.print(f"interrupted after line {batch.count:,}: later lines were not sent")
+            return EXIT_INTERRUPTED
+        return _report_sent(batch, ids_file, err)
+
+    def send(batch: Batch, on_done: Any) -> None:
+        producer.start_batch(requests, batch=batch, on_done=on_done)
+        if ids_file is not None:
+            _write_ids(batch, ids_file)
+
+    return wait_and_report(producer, batch, output=output, timeout_s=timeout_s, as_json=as_json,
+                           err=err, started=time.monotonic(), send=send)  # fmt: skip
 
 
-def _run_with_progress(
-    producer: CompletionProducer,
-    requests: list[Mapping[str, Any] | Exception],
-    timeout_s: float,
-    err: Console,
-) -> list[JobOutcome]:
-    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task("jobs", total=len(requests))
-        return producer.run_batch(
-            requests, timeout_s=timeout_s, on_done=lambda _: bar.advance(task)
-        )
+def _write_ids(batch: Any, ids_file: str) -> None:
+    lines = [batch.task_ids.get(index, "") for index in range(batch.count)]
+    Path(ids_file).write_text("".join(f"{line}\n" for line in lines))
+
+
+def _report_sent(batch: Any, ids_file: str | None, err: Any) -> int:
+    if ids_file is not None:
+        _write_ids(batch, ids_file)
+    else:
+        for index in range(batch.count):
+            if index in batch.task_ids:
+                print(batch.task_ids[index])
+    for outcome in sorted(batch.outcomes.values(), key=lambda o: o.index):
+        err.print(f"[red]line {outcome.index + 1} not sent:[/red] {outcome.error}")
+    sent = len(batch.task_ids)
+    where = f"; task ids in {ids_file} (llmix-workers results --ids {ids_file})" if ids_file else ""
+    err.print(f"{sent:,} of {batch.count:,} jobs sent{where}")
+    return 1 if batch.outcomes else 0
 
 
 @click.command("enqueue")
 @click.argument("prompt", required=False)
-@click.option("--jsonl", "jsonl", type=click.File("r", encoding="utf-8"), default=None,
+@click.option("--jsonl", "jsonl", type=click.File("rb"), default=None,
               help="File of requests, one JSON object per line ('-' for stdin).")  # fmt: skip
 @click.option("--provider", default="openai", show_default=True)
 @click.option("--model", default="gpt-4o-mini", show_default=True)
@@ -126,9 +108,14 @@ def _run_with_progress(
               help="Cache control for a prompt given as an argument.")  # fmt: skip
 @click.option("--ttl-s", type=int, default=None, help="Cache TTL for a prompt argument.")
 @click.option("--wait/--no-wait", default=False, help="Wait for results and summarise them.")
-@click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="With --wait: write results here as JSONL, in input order.")  # fmt: skip
-@click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), default=None,
+              help="With --wait: write results here as JSONL, a line per input line.")  # fmt: skip
+@click.option("--ids", "ids_file", type=click.Path(dir_okay=False), default=None,
+              help="Write task ids here, a line per input line (results/revoke).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True,
+              help="With --wait and --output: print the summary as JSON on stdout.")  # fmt: skip
+@click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True,
+              help="Seconds to wait for the results.")  # fmt: skip
 @click.pass_context
 @friendly_errors
 def enqueue(
@@ -145,11 +132,24 @@ def enqueue(
     ttl_s: int | None,
     wait: bool,
     output: str | None,
+    ids_file: str | None,
+    as_json: bool,
     timeout_s: float,
 ) -> None:
-    """Enqueue one PROMPT, or every request of --jsonl; with --wait, collect the results."""
+    """Enqueue one PROMPT, or every request of --jsonl; with --wait, collect the results.
+
+    Without --wait the task ids are printed (or written with --ids FILE) and
+    `llmix-workers results --ids FILE` collects them later.
+    """
     if (prompt is None) == (jsonl is None):
         raise click.UsageError("give either a PROMPT or --jsonl FILE (not both)")
+    if output is not None and not wait:
+        raise click.UsageError("--output needs --wait (or use --ids FILE, then results --ids FILE)")
+    if as_json and (not wait or output is None):
+        raise click.UsageError("--json needs --wait and --output FILE (stdout carries the JSON)")
+    if prompt is not None and not prompt.strip():
+        raise ConfigError("the prompt is empty")
+    requests: list[Item]
     if jsonl is not None:
         requests = read_jsonl(jsonl)
     else:
@@ -157,5 +157,6 @@ def enqueue(
             prompt or "", provider=provider, model=model, system=system, temperature=temperature,
             max_output_tokens=max_output_tokens, base_url=base_url, cache=cache_mode, ttl_s=ttl_s,
         )]  # fmt: skip
-    code = run_enqueue(settings_from(ctx), requests, wait=wait, output=output, timeout_s=timeout_s)
+    code = run_enqueue(settings_from(ctx), requests, wait=wait, output=output,
+                       timeout_s=timeout_s, ids_file=ids_file, as_json=as_json)  # fmt: skip
     sys.exit(code)

@@ -17,6 +17,11 @@ from llmix_workers.cli.group import friendly_errors, settings_from
     "-Q", "--queues", default=None, help="Comma-separated queues (default: worker.queue)."
 )
 @click.option("-l", "--loglevel", default="INFO", show_default=True)
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Port of /metrics, /healthz and /readyz; 0 is off "
+                   "(default: telemetry.metrics_port).")  # fmt: skip
+@click.option("--max-tasks-per-child", type=click.IntRange(min=1), default=None,
+              help="Prefork: replace a child after this many jobs.")  # fmt: skip
 @click.pass_context
 @friendly_errors
 def worker(
@@ -26,13 +31,21 @@ def worker(
     hostname: str | None,
     queues: str | None,
     loglevel: str,
+    metrics_port: int | None,
+    max_tasks_per_child: int | None,
 ) -> None:
     """Start a Celery worker that runs completion jobs through the cache."""
     from llmix_workers.worker.app import create_app
 
     settings = settings_from(ctx)
+    if metrics_port is not None:
+        telemetry = settings.telemetry.model_copy(update={"metrics_port": metrics_port})
+        settings = settings.model_copy(update={"telemetry": telemetry})
     pool = pool or settings.worker.pool
     concurrency = concurrency or settings.worker.concurrency
+    # The settings say what runs (``llmix-workers workers`` reports them).
+    section = settings.worker.model_copy(update={"pool": pool, "concurrency": concurrency})
+    settings = settings.model_copy(update={"worker": section})
     # Celery lets the app's configuration win over --pool, so both are set here.
     app = create_app(settings, worker_pool=pool, worker_concurrency=concurrency)
     argv = [
@@ -46,4 +59,6 @@ def worker(
     ]
     if hostname:
         argv.append(f"--hostname={hostname}")
+    if max_tasks_per_child:
+        argv.append(f"--max-tasks-per-child={max_tasks_per_child}")
     app.worker_main(argv)

@@ -112,6 +112,7 @@ class FleetControl:
 
         started = time.perf_counter()
         try:
+            epoch = self._epoch()
             expected = self.live_members()
             deleted = clear_entries(self.l2, self.cache.key_prefix, self.cache.clear_batch_size,
                                     block)  # fmt: skip
@@ -123,15 +124,29 @@ class FleetControl:
         except ClearFailed as exc:
             deleted, error = 0, str(exc)
         l2_s = time.perf_counter() - started
-        event = {"kind": "clear", "id": request_id, "generation": generation[0],
+        event = {"kind": "clear", "id": request_id, "generation": generation[0], "epoch": epoch,
                  "blocked": error is not None}  # fmt: skip
         try:
             replies = self._broadcast(request_id, event, expected, timeout_s)
+            late = set(self.live_members()) - {f"{a['node']}|{a['pid']}" for a in replies.answers}
+            replies = Replies(
+                replies.answers, sorted(set(replies.silent) | late), replies.elapsed_s
+            )
         except REDIS_ERRORS as exc:
             return ClearReport(generation[0], deleted, error or f"broadcast failed: {exc}",
                                silent=expected, l2_s=l2_s)  # fmt: skip
         return ClearReport(generation[0], deleted, error, replies.answers, replies.silent, l2_s,
                            replies.elapsed_s)  # fmt: skip
+
+    def _epoch(self) -> str:
+        """The fleet state's epoch; when Redis had none (it lost its data, or is new), set one
+        and give live workers one sync interval to re-register before counting them."""
+        candidate = uuid.uuid4().hex
+        if self.client.setnx(self.keys.epoch, candidate):
+            time.sleep(self.fleet.sync_interval_s)
+            return candidate
+        current = self.client.get(self.keys.epoch)
+        return current.decode() if isinstance(current, bytes) else str(current)
 
     def stats(self, *, timeout_s: float | None = None) -> tuple[Replies, int | None]:
         """Every live process's cache stats, and the fleet-wide L2 key count (None if unknown)."""
@@ -141,7 +156,7 @@ class FleetControl:
             request_id, {"kind": "stats", "id": request_id}, self.live_members(), timeout_s
         )
         try:
-            count: int | None = self.l2.count_prefix(self.cache.key_prefix)
+            count: int | None = self.l2.count_entries(self.cache.key_prefix)
         except L2Unavailable:
             count = None
         return replies, count

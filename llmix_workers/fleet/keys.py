@@ -37,6 +37,12 @@ class FleetKeys:
         return self.root + "generation"
 
     @property
+    def epoch(self) -> str:
+        """A random token set once per life of the fleet state: a Redis that lost its data gets
+        a new one, so a generation number after the loss never equals one from before."""
+        return self.root + "epoch"
+
+    @property
     def blocked(self) -> str:
         return self.root + "l2_blocked"
 

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import redis
 from redis.exceptions import LockError
@@ -39,6 +39,14 @@ class LockOutcome(Generic[T, H]):
     value: T | H
     waited: bool
     took_over: bool
+
+
+class KeyLock(Protocol[H]):
+    """Single flight across processes, keyed by cache key (what CompletionService needs)."""
+
+    def run(
+        self, cache_key: str, call: Callable[[], T], lookup: Callable[[], H | Miss]
+    ) -> LockOutcome[T, H]: ...
 
 
 class FleetLock(Generic[H]):

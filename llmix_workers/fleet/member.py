@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,7 @@ class FleetMember:
         self.pid = os.getpid()
         self.member = f"{node}|{self.pid}"
         self.current: int | None = None
+        self.epoch: bytes | None = None
         self.blocked = False
         self._cache: L1Owner | None = None
         self._dropped_at: tuple[int | None, int] = (None, 0)  # (generation, L1 entries dropped)
@@ -60,6 +62,9 @@ class FleetMember:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Adds what the process knows of itself to its stats reply (pool, keys...); set by
+        #: the worker runtime. Must be cheap and must not raise.
+        self.describe: Callable[[], dict[str, Any]] | None = None
 
     # -- Invalidator ----------------------------------------------------------------------------
 
@@ -67,8 +72,18 @@ class FleetMember:
         self._cache = cache
 
     def generation(self) -> int:
-        if self._monotonic() >= self._fresh_until:
-            self.sync_quietly()
+        """Re-check inline when the last check is stale, unless another thread is checking
+        right now (then serve: a clear cannot complete without this process while its Redis is
+        unreachable). A failed check waits a whole interval before the next inline try, so a
+        hung Redis costs each burst of jobs one timeout per interval, not one per job."""
+        if self._monotonic() >= self._fresh_until and self._lock.acquire(blocking=False):
+            try:
+                self._sync_locked()
+            except _FAILURES as exc:
+                self._fresh_until = self._monotonic() + self._interval_s
+                logger.debug("fleet sync failed: %s", exc)
+            finally:
+                self._lock.release()
         return self.current or 0
 
     def l2_blocked(self) -> bool:
@@ -102,25 +117,32 @@ class FleetMember:
             return False
 
     def sync(self) -> None:
-        """Heartbeat, read generation and flag, apply them."""
-        pipe = self._client.pipeline(transaction=False)
+        """Heartbeat, read epoch, generation and flag, apply them (a fresh Redis gets an epoch)."""
+        with self._lock:  # read and apply together, so an older read never lands last
+            self._sync_locked()
+
+    def _sync_locked(self) -> None:
+        pipe = self._client.pipeline(transaction=True)
         pipe.zadd(self.keys.members, {self.member: self._wall()})
+        pipe.setnx(self.keys.epoch, uuid.uuid4().hex)
+        pipe.get(self.keys.epoch)
         pipe.get(self.keys.generation)
         pipe.get(self.keys.blocked)
-        with self._lock:  # read and apply together, so an older read never lands last
-            _, generation, blocked = pipe.execute()
-            self._apply(int(generation or 0), blocked is not None)
+        _, _, epoch, generation, blocked = pipe.execute()
+        self._apply(epoch, int(generation or 0), blocked is not None)
 
-    def _apply(self, generation: int, blocked: bool) -> int:
-        """Adopt ``generation`` (dropping L1 when it moved) and the flag; caller holds the lock."""
+    def _apply(self, epoch: bytes | None, generation: int, blocked: bool) -> int:
+        """Adopt ``(epoch, generation)`` (dropping L1 when either moved) and the flag; the caller
+        holds the lock."""
         dropped = 0
-        if generation != self.current:
+        if generation != self.current or epoch != self.epoch:
             if self._cache is not None:
                 dropped = self._cache.clear_l1()
             if self.current is not None or dropped:
                 logger.info("fleet generation %s -> %d: dropped %d L1 entries",
                             self.current, generation, dropped)  # fmt: skip
             self.current = generation
+            self.epoch = epoch
             self._dropped_at = (generation, dropped)
         self.blocked = blocked
         self._fresh_until = self._monotonic() + self._interval_s
@@ -156,11 +178,18 @@ class FleetMember:
             with self._lock:
                 already = self._dropped_at[1] if self._dropped_at[0] == generation else 0
                 self.current = None  # force the drop even if a sync adopted it first
-                dropped = self._apply(generation, bool(event.get("blocked"))) + already
+                epoch = str(event.get("epoch", "")).encode() or self.epoch
+                dropped = self._apply(epoch, generation, bool(event.get("blocked"))) + already
                 self._dropped_at = (generation, dropped)
             self._reply(request_id, {"dropped": dropped, "generation": generation})
         elif kind == "stats" and self._cache is not None:
-            self._reply(request_id, self._cache.stats().to_wire())
+            self._reply(request_id, {**self._cache.stats().to_wire(), **self._described()})
+
+    def _described(self) -> dict[str, Any]:
+        try:
+            return self.describe() if self.describe is not None else {}
+        except Exception as exc:
+            return {"describeError": type(exc).__name__}
 
     def _reply(self, request_id: str, body: dict[str, Any]) -> None:
         if not request_id:

@@ -15,16 +15,25 @@ from llmix_workers.fleet.control import FleetControl
 from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.fleet.lock import FleetLock
 from llmix_workers.fleet.member import FleetMember
+from llmix_workers.fleet.view import FleetView
+from llmix_workers.jobs.cache_first import CacheFirst
 from llmix_workers.settings import Settings
+from llmix_workers.telemetry.instrumented import InstrumentedL2
+from llmix_workers.telemetry.metrics import Metrics
 
 
 def build_response_cache(
-    settings: Settings, *, l2: L2Backend | None = None, invalidator: Invalidator | None = None
+    settings: Settings,
+    *,
+    l2: L2Backend | None = None,
+    invalidator: Invalidator | None = None,
+    metrics: Metrics | None = None,
 ) -> TwoTierCache | None:
     """The process's TwoTierCache, or ``None`` when the strategy skips the response cache.
 
-    ``l2`` replaces the Redis backend (tests pass a ``MemoryL2``). No connection is made here;
-    the first lookup connects.
+    ``l2`` replaces the Redis backend (tests pass a ``MemoryL2``). With ``metrics`` the L2 is
+    wrapped in an :class:`InstrumentedL2` (errors counted, calls traced when sampled). No
+    connection is made here; the first lookup connects.
 
     Raises:
         ConfigError: strategy ``redis`` without a Redis URL, or an unknown strategy.
@@ -34,6 +43,8 @@ def build_response_cache(
         return None
     if strategy != "memory" and l2 is None:
         l2 = RedisL2.from_settings(settings.redis)
+    if l2 is not None and metrics is not None:
+        l2 = InstrumentedL2(l2, metrics)
     return TwoTierCache(strategy, settings.cache, l2=l2, invalidator=invalidator)
 
 
@@ -64,3 +75,16 @@ def build_fleet_control(settings: Settings, *, socket_timeout_s: float = 5.0) ->
     redis = settings.redis.model_copy(update={"socket_timeout_s": socket_timeout_s})
     l2 = RedisL2.from_settings(redis)
     return FleetControl(client, l2, cache=settings.cache, fleet=settings.fleet)
+
+
+def build_cache_first(settings: Settings) -> CacheFirst | None:
+    """The producer's batch lookup, or ``None`` when it is off (``producer.cache_first``), the
+    strategy keeps no shared L2, or no Redis is configured."""
+    strategy = resolve_response_cache_strategy(settings.cache.strategy, settings.redis_url)
+    if not settings.producer.cache_first or strategy not in ("redis", "redis-or-memory"):
+        return None
+    if not settings.redis_url or not settings.fleet_redis_url:
+        return None
+    view = FleetView(fleet_client(settings), FleetKeys.for_prefix(settings.cache.key_prefix))
+    l2 = RedisL2.from_settings(settings.redis)
+    return CacheFirst(TwoTierCache(strategy, settings.cache, l2=l2, invalidator=view))

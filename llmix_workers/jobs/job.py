@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
@@ -40,14 +41,14 @@ class CompletionJob:
             raise InvalidRequest(f"request: must be a JSON object (got {type(payload).__name__})")
         fields = dict(payload)
         cache = fields.pop("cache", "default")
-        if cache not in CACHE_MODES:
+        if not isinstance(cache, str) or cache not in CACHE_MODES:
             allowed = ", ".join(sorted(CACHE_MODES))
             raise InvalidRequest(f"cache: must be one of {allowed} (got {cache!r})")
         ttl_s = fields.pop("ttlS", None)
         if ttl_s is not None and (type(ttl_s) is not int or not 1 <= ttl_s <= MAX_TTL_S):
             raise InvalidRequest(f"ttlS: must be a whole number of seconds from 1 to {MAX_TTL_S}")
-        _check_size(fields, max_request_bytes)
-        return cls(LLMRequest.from_payload(fields), cache, ttl_s)
+        _check_shape(fields, max_request_bytes)
+        return cls(LLMRequest.from_payload(fields), cache, ttl_s)  # type: ignore[arg-type]
 
     def wire(self) -> dict[str, Any]:
         """The payload to enqueue: camelCase request fields plus cache control."""
@@ -59,13 +60,42 @@ class CompletionJob:
         return body
 
 
-def _check_size(fields: dict[str, Any], limit: int) -> None:
-    messages = fields.get("messages")
-    try:
-        size = len(orjson.dumps(messages, option=orjson.OPT_PASSTHROUGH_SUBCLASS, default=str))
-    except (TypeError, orjson.JSONEncodeError):
-        return  # not JSON-shaped: LLMRequest names the problem
-    if size > limit:
+#: Deepest nesting of objects and lists a request may carry (JSON encoders stop near 255).
+MAX_DEPTH: Final = 64
+
+
+def _check_shape(fields: dict[str, Any], limit: int) -> None:
+    """Refuse non-finite numbers, nesting deeper than :data:`MAX_DEPTH` and requests over
+    ``limit`` bytes, naming the field, before anything recursive looks at them."""
+    for name, value in fields.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidRequest(f"{name}: must be a finite number (got {value})")
+        if _too_deep(value):
+            raise InvalidRequest(f"{name}: nested deeper than {MAX_DEPTH} levels")
+    sizes = {name: _json_size(value) for name, value in fields.items()}
+    total = sum(sizes.values())
+    if total > limit:
+        largest = max(sizes, key=lambda name: sizes[name])
         raise InvalidRequest(
-            f"messages: {size:,} bytes is over the limit of {limit:,} (worker.max_request_bytes)"
+            f"request: {total:,} bytes is over the limit of {limit:,} (worker.max_request_bytes;"
+            f" largest field {largest}: {sizes[largest]:,} bytes)"
         )
+
+
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > MAX_DEPTH:
+                return True
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _json_size(value: Any) -> int:
+    try:
+        return len(orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_SUBCLASS, default=str))
+    except (TypeError, orjson.JSONEncodeError):
+        return 0  # not JSON-shaped: LLMRequest names the problem

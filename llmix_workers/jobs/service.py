@@ -13,12 +13,13 @@ from typing import Any
 from llmix_workers.cache.backend import MISS
 from llmix_workers.cache.keys import DEFAULT_KEY_PREFIX, generate_cache_key
 from llmix_workers.cache.tiered import CacheHit, TwoTierCache
-from llmix_workers.fleet.lock import FleetLock
+from llmix_workers.fleet.lock import KeyLock
 from llmix_workers.jobs.job import READING_MODES, WRITING_MODES, CompletionJob
+from llmix_workers.jobs.observer import JobObserver, NullObserver
+from llmix_workers.jobs.output import output_from_hit, output_from_result, usage_of
 from llmix_workers.jobs.single_flight import SingleFlight
 from llmix_workers.llm.client import LLMClient
 from llmix_workers.llm.request import LLMResult
-from llmix_workers.llm.thinking import strip_thinking
 
 
 class CompletionService:
@@ -34,12 +35,14 @@ class CompletionService:
         client: LLMClient,
         *,
         worker: str = "",
-        fleet_lock: FleetLock[CacheHit] | None = None,
+        fleet_lock: KeyLock[CacheHit] | None = None,
+        observer: JobObserver | None = None,
     ) -> None:
         self.cache = cache
         self.client = client
         self.worker = worker
         self.fleet_lock = fleet_lock
+        self.observer: JobObserver = observer or NullObserver()
         self.prefix = cache.key_prefix if cache is not None else DEFAULT_KEY_PREFIX
         self._flights: SingleFlight[tuple[LLMResult | CacheHit, bool]] = SingleFlight()
 
@@ -50,14 +53,28 @@ class CompletionService:
         own: in this process (single flight) or in another worker (the fleet lock).
         """
         started = time.perf_counter()
+        output = None
+        try:
+            output = self._complete(job, started)
+            return output
+        finally:
+            self.observer.finished(job.request, output, time.perf_counter() - started)
+
+    def _complete(self, job: CompletionJob, started: float) -> dict[str, Any]:
         key = generate_cache_key(job.request.wire(), self.prefix)
         cache = self.cache
         if cache is None or job.cache not in READING_MODES:
             return self._from_result(job, self._call(job, key), key, started, coalesced=False)
-        hit = cache.get(key)
+        with self.observer.lookup(key) as lookup:
+            hit = cache.get(key)
+            lookup.found("miss" if hit is MISS else f"{hit.tier}_hit")
         if hit is not MISS:
             return self._from_hit(job, hit, key, started, coalesced=False)
+        if cache.l2_blocked:
+            self.observer.blocked_read()
         (outcome, waited), leader = self._flights.do(key, lambda: self._call_once(job, key, cache))
+        if not leader:
+            self.observer.waited("in_process")
         coalesced = waited or not leader
         if isinstance(outcome, CacheHit):  # another worker of the fleet made the call
             return self._from_hit(job, outcome, key, started, coalesced=coalesced)
@@ -71,84 +88,34 @@ class CompletionService:
         lock = self.fleet_lock
         if lock is None or not cache.l2_readable or job.cache not in WRITING_MODES:
             return self._call(job, key), False
-        outcome = lock.run(key, lambda: self._call(job, key), lambda: cache.get(key, record=False))
+        with self.observer.lock_wait(key):
+            outcome = lock.run(
+                key, lambda: self._call(job, key), lambda: cache.get(key, record=False)
+            )
+        if outcome.waited or outcome.took_over:
+            self.observer.waited("fleet_lock", took_over=outcome.took_over)
         return outcome.value, outcome.waited
 
     def _call(self, job: CompletionJob, key: str) -> LLMResult:
         cache = self.cache
         epoch = cache.epoch() if cache is not None else None
-        result = self.client.complete(job.request)
+        with self.observer.provider_call(job.request) as call:
+            result = self.client.complete(job.request)
+            call.done(result)
         if cache is not None and job.cache in WRITING_MODES and not result.tool_calls:
-            extra = {"usage": _usage(result), "model": result.model}
-            cache.set(key, result.content, ttl_s=job.ttl_s, extra=extra, epoch=epoch)
+            extra = {"usage": usage_of(result), "model": result.model}
+            with self.observer.stored(key):
+                cache.set(key, result.content, ttl_s=job.ttl_s, extra=extra, epoch=epoch)
         return result
 
     def _from_hit(
         self, job: CompletionJob, hit: CacheHit, key: str, started: float, *, coalesced: bool
     ) -> dict[str, Any]:
-        extra = hit.extra or {}
-        usage = extra.get("usage")
-        output = self._output(
-            job,
-            hit.value,
-            model=extra.get("model") if isinstance(extra.get("model"), str) else None,
-            usage=usage if isinstance(usage, dict) else None,
-            cache_hit=hit.tier,
-            key=key,
-            started=started,
-        )
-        output["coalesced"] = coalesced
-        return output
+        return output_from_hit(job, hit, key, started, worker=self.worker, coalesced=coalesced)
 
     def _from_result(
         self, job: CompletionJob, result: LLMResult, key: str, started: float, *, coalesced: bool
     ) -> dict[str, Any]:
-        output = self._output(
-            job,
-            result.content,
-            model=result.model,
-            usage=_usage(result),
-            cache_hit=None,
-            key=key,
-            started=started,
+        return output_from_result(
+            job, result, key, started, worker=self.worker, coalesced=coalesced
         )
-        output["coalesced"] = coalesced
-        if result.tool_calls:
-            output["toolCalls"] = result.tool_calls
-        if result.finish_reason:
-            output["finishReason"] = result.finish_reason
-        return output
-
-    def _output(
-        self,
-        job: CompletionJob,
-        raw: str,
-        *,
-        model: str | None,
-        usage: dict[str, Any] | None,
-        cache_hit: str | None,
-        key: str,
-        started: float,
-    ) -> dict[str, Any]:
-        content, thinking = strip_thinking(raw)
-        return {
-            "content": content,
-            "thinking": thinking,
-            "model": model or job.request.model,
-            "provider": job.request.provider,
-            "usage": usage or {"inputTokens": 0, "outputTokens": 0, "totalTokens": 0},
-            "cacheHit": cache_hit,
-            "cacheKey": key,
-            "latencyMs": round((time.perf_counter() - started) * 1000, 3),
-            "coalesced": False,
-            "worker": self.worker,
-        }
-
-
-def _usage(result: LLMResult) -> dict[str, int]:
-    usage = result.usage
-    return {
-        "inputTokens": usage.input_tokens,
-        "outputTokens": usage.output_tokens,
-        "totalTokens": usage.total_tokens,
-    }

@@ -35,5 +35,7 @@ def build_llm_client(
         ConfigError: a custom provider path does not import.
     """
     llm = settings.llm if isinstance(settings, Settings) else settings
-    router = ProviderRouter(llm, env=env, transport=transport, wall_clock=wall_clock)
+    router = ProviderRouter(
+        llm, env=env, transport=transport, wall_clock=wall_clock, monotonic=clock
+    )
     return ResilientClient.from_settings(router, llm, clock=clock, sleep=sleep, random=random)

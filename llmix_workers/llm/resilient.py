@@ -11,6 +11,7 @@ import random as _random
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from llmix_workers.errors import LLMError, RateLimited
 from llmix_workers.llm.aimd import AdaptiveLimiter, parse_ratelimit_headers
@@ -21,6 +22,22 @@ from llmix_workers.llm.retry import RetryPolicy
 from llmix_workers.settings import LLMSettings
 
 logger = logging.getLogger(__name__)
+
+
+class ResilienceObserver(Protocol):
+    """Told what the resilience rules did (the telemetry layer counts it); must not raise."""
+
+    def attempt_failed(self, provider: str, error: LLMError) -> None:
+        """One attempt ended with ``error`` (before any retry decision)."""
+        ...
+
+    def retrying(self, provider: str) -> None:
+        """A failed attempt is retried here after a backoff."""
+        ...
+
+    def breaker_moved(self, provider: str, state: str) -> None:
+        """The endpoint's breaker is now ``CLOSED``, ``HALF_OPEN`` or ``OPEN``."""
+        ...
 
 
 class ResilientClient:
@@ -49,8 +66,10 @@ class ResilientClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = _random.random,
+        observer: ResilienceObserver | None = None,
     ) -> None:
         self.inner = inner
+        self.observer = observer
         self.policy = policy or RetryPolicy()
         self._breaker_args = (breaker_failure_threshold, breaker_cooldown_s)
         self._limiter_args = (concurrency_initial, concurrency_min)
@@ -110,6 +129,7 @@ class ResilientClient:
             try:
                 return self._attempt(request, breaker, limiter)
             except LLMError as exc:
+                self._observe(request.provider, breaker, exc)
                 if not exc.retryable:
                     raise
                 delay = self.policy.delay_s(attempt, exc.retry_after_s, self._random)
@@ -126,7 +146,16 @@ class ResilientClient:
                     self.policy.max_attempts,
                     delay,
                 )
+                if self.observer is not None:
+                    self.observer.retrying(request.provider)
                 self._sleep(delay)
+
+    def _observe(self, provider: str, breaker: CircuitBreaker, error: LLMError | None) -> None:
+        if self.observer is None:
+            return
+        if error is not None:
+            self.observer.attempt_failed(provider, error)
+        self.observer.breaker_moved(provider, breaker.state.value)
 
     def _attempt(
         self, request: LLMRequest, breaker: CircuitBreaker, limiter: AdaptiveLimiter
@@ -155,6 +184,7 @@ class ResilientClient:
         finally:
             limiter.release()
         breaker.on_success()
+        self._observe(request.provider, breaker, None)
         info = parse_ratelimit_headers(result.headers)
         if info is None:
             limiter.on_success()

@@ -36,11 +36,13 @@ class ProviderRouter:
         env: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
         wall_clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.registry = registry or ProviderRegistry.from_settings(settings.custom_providers)
         self._env = os.environ if env is None else env
         self._wall_clock = wall_clock
+        self._monotonic = monotonic
         self.http = httpx.Client(
             timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
             limits=httpx.Limits(
@@ -92,4 +94,28 @@ class ProviderRouter:
     def _keys(self, name: str, key_env: str) -> KeyPool | None:
         configured = self.settings.api_keys.get(name)
         value = configured.get_secret_value() if configured else self._env.get(key_env, "")
-        return KeyPool.parse(value, provider=name) if value.strip(", ") else None
+        if not value.strip(", "):
+            return None
+        return KeyPool.parse(value, provider=name, cooloff_s=self.settings.key_cooloff_s,
+                             monotonic=self._monotonic)  # fmt: skip
+
+    def key_health(self) -> dict[str, dict[str, float | int | None]]:
+        """Per provider: its keys, how many are usable now, when a set-aside one comes back.
+        Covers the providers built so far and every provider a key is configured for."""
+        with self._lock:
+            built = dict(self._providers)
+        health: dict[str, dict[str, float | int | None]] = {}
+        for name in sorted(set(built) | set(self.settings.api_keys) | self._env_key_names()):
+            keys = getattr(getattr(built.get(name), "context", None), "keys", None)
+            if keys is None and name not in built:
+                keys = self._keys(name, self.registry.get(name).key_env)
+            health[name] = keys.health() if keys is not None else {"keys": 0, "usable": 0,
+                                                                    "retryInS": None}  # fmt: skip
+        return health
+
+    def _env_key_names(self) -> set[str]:
+        names = set()
+        for name in self.registry.names():
+            if self._env.get(self.registry.get(name).key_env, "").strip(", "):
+                names.add(name)
+        return names

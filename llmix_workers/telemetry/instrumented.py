@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import TypeVar
 
@@ -19,7 +19,7 @@ _R = TypeVar("_R")
 class InstrumentedL2:
     """An :class:`~llmix_workers.cache.backend.L2Backend` that wraps ``backend``.
 
-    Every ``L2Unavailable`` from ``get``/``set``/``delete_prefix`` adds one to
+    Every ``L2Unavailable`` from ``get``/``set``/``delete_entries`` adds one to
     ``llmix_l2_errors_total{operation}`` (``metrics`` may be ``None``) and is re-raised. When the
     current span is recording, each call runs in a client span (``llmix.l2.*``, Redis semantic
     conventions, the key's digest, never its payload); otherwise no span is started at all.
@@ -42,25 +42,33 @@ class InstrumentedL2:
             span.set_attribute(t.CACHE_HIT, bool(payload))
             return payload
 
+    def get_many(self, keys: Sequence[str]) -> list[bytes | Miss]:
+        if not trace.get_current_span().is_recording():
+            return self._counted("get", self.backend.get_many, keys)
+        with self._span(t.SPAN_L2_GET, "MGET", None) as span:
+            found = self._counted("get", self.backend.get_many, keys)
+            span.set_attribute("llmix.l2.keys", len(keys))
+            return found
+
     def set(self, key: str, payload: bytes, ttl_s: int) -> None:
         if not trace.get_current_span().is_recording():
             return self._counted("set", self.backend.set, key, payload, ttl_s)
         with self._span(t.SPAN_L2_SET, "SET", key):
             return self._counted("set", self.backend.set, key, payload, ttl_s)
 
-    def delete_prefix(self, prefix: str, batch_size: int) -> int:
+    def delete_entries(self, prefix: str, batch_size: int) -> int:
         if not trace.get_current_span().is_recording():
-            return self._counted("delete", self.backend.delete_prefix, prefix, batch_size)
-        with self._span(t.SPAN_L2_DELETE_PREFIX, "UNLINK", None) as span:
-            deleted = self._counted("delete", self.backend.delete_prefix, prefix, batch_size)
+            return self._counted("delete", self.backend.delete_entries, prefix, batch_size)
+        with self._span(t.SPAN_L2_DELETE_ENTRIES, "UNLINK", None) as span:
+            deleted = self._counted("delete", self.backend.delete_entries, prefix, batch_size)
             span.set_attribute("llmix.l2.deleted", deleted)
             return deleted
 
-    def count_prefix(self, prefix: str) -> int:
+    def count_entries(self, prefix: str) -> int:
         if not trace.get_current_span().is_recording():
-            return self.backend.count_prefix(prefix)
-        with self._span(t.SPAN_L2_COUNT_PREFIX, "SCAN", None):
-            return self.backend.count_prefix(prefix)
+            return self.backend.count_entries(prefix)
+        with self._span(t.SPAN_L2_COUNT_ENTRIES, "SCAN", None):
+            return self.backend.count_entries(prefix)
 
     def close(self) -> None:
         self.backend.close()

@@ -75,7 +75,43 @@ def mark_dead(pid: int, path: str | Path | None = None) -> None:
 
 
 def multiprocess_registry(path: str | Path) -> CollectorRegistry:
-    """A registry that merges every process's samples in ``path`` at each collection."""
+    """A registry that merges every process's samples in ``path`` at each collection, after
+    marking dead the children that are gone (so ``live*`` gauges count only live ones)."""
     registry = CollectorRegistry()
+    registry.register(_Reaper(path))  # type: ignore[arg-type]
     multiprocess.MultiProcessCollector(registry, path=str(path))  # type: ignore[no-untyped-call]
     return registry
+
+
+def mark_dead_children(path: str | Path) -> list[int]:
+    """Mark dead every process of ``path`` whose live gauges remain but which no longer runs
+    (a prefork child that was killed or recycled without its shutdown hook); return their pids."""
+    dead: list[int] = []
+    for file in Path(path).glob("gauge_live*_*.db"):
+        pid_text = file.stem.rpartition("_")[2]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        mark_dead(int(pid_text), path)
+        dead.append(int(pid_text))
+    return dead
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Reaper:
+    """A collector that yields nothing, but first marks dead children (runs on every scrape)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = path
+
+    def collect(self) -> list[object]:
+        mark_dead_children(self._path)
+        return []

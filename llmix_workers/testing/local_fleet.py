@@ -48,9 +48,12 @@ class LocalWorker:
         concurrency: int = 4,
         queues: str = "llmix",
         loglevel: str = "INFO",
+        metrics_port: int = 0,
+        max_tasks_per_child: int | None = None,
         celery_cli: bool = False,
     ) -> None:
         self.name = name
+        self.metrics_port = metrics_port
         self.hostname = f"{name}@llmix"
         self.log_path = workdir / f"{name}.log"
         command = ["celery", "-A", "llmix_workers.celery_app"] if celery_cli else ["llmix_workers"]
@@ -59,11 +62,15 @@ class LocalWorker:
             "-n", self.hostname, "--pool", pool, "-c", str(concurrency), "-Q", queues,
             "-l", loglevel,
         ]  # fmt: skip
-        if celery_cli:
-            self._args += ["--without-gossip", "--without-mingle"]
+        if max_tasks_per_child:
+            self._args.append(f"--max-tasks-per-child={max_tasks_per_child}")
         self._env = dict(env)
         if celery_cli:
-            self._env.update(LLMIX_WORKER__POOL=pool, LLMIX_WORKER__CONCURRENCY=str(concurrency))
+            self._args += ["--without-gossip", "--without-mingle"]
+            self._env.update(LLMIX_WORKER__POOL=pool, LLMIX_WORKER__CONCURRENCY=str(concurrency),
+                             LLMIX_TELEMETRY__METRICS_PORT=str(metrics_port))  # fmt: skip
+        else:
+            self._args += ["--metrics-port", str(metrics_port)]
         self._workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -173,6 +180,7 @@ class LocalFleet:
         env.update(
             LLMIX_REDIS__URL=self.redis_url,
             LLMIX_SETTINGS=str(self.workdir / "settings.toml"),
+            LLMIX_TELEMETRY__MULTIPROC_DIR=str(self.workdir),
             PYTHONUNBUFFERED="1",
         )
         if self.stub is not None:

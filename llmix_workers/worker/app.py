@@ -33,6 +33,7 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
             Cluster URL.
     """
     from llmix_workers.worker import control, signals, tasks  # noqa: F401  (control registers)
+    from llmix_workers.worker.node import HealthBeat
 
     worker = settings.worker
     app = LlmixCelery("llmix_workers", set_as_current=False)
@@ -65,10 +66,12 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
         accept_content=["json"],
         result_accept_content=["json"],
         result_expires=worker.result_expires_s,
-        # a result stored while the backend fails over (Sentinel) or restarts is retried, not lost
+        # The worker's name and re-queue count on every result, failures included (the CLI's
+        # output lines carry them); a result backend restart or Sentinel failover is waited
+        # out, not a lost result.
+        result_extended=True,
         result_backend_always_retry=True,
         result_backend_max_retries=30,
-        result_extended=False,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
@@ -85,6 +88,7 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
         redis_max_connections=None,
     )
     app.conf.update(conf)
+    app.steps["consumer"].add(HealthBeat)
     tasks.register(app)
     signals.connect(app)
     return app

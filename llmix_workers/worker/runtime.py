@@ -11,7 +11,14 @@ from llmix_workers.jobs.build import build_fleet_seat, build_response_cache
 from llmix_workers.jobs.service import CompletionService
 from llmix_workers.llm.client import LLMClient
 from llmix_workers.llm.factory import build_llm_client
+from llmix_workers.llm.resilient import ResilientClient
 from llmix_workers.settings import Settings
+from llmix_workers.telemetry.invalidator import InstrumentedInvalidator
+from llmix_workers.telemetry.job_telemetry import ResilienceMetrics
+from llmix_workers.telemetry.multiprocess import is_multiprocess_mode, mark_dead
+from llmix_workers.telemetry.process import ProcessTelemetry, process_telemetry
+from llmix_workers.telemetry.tracing import setup_tracing, shutdown_tracing
+from llmix_workers.worker.describe import describer
 
 logger = logging.getLogger(__name__)
 
@@ -33,22 +40,46 @@ class WorkerRuntime:
         self.settings = settings
         self.pid = os.getpid()
         self.hostname = hostname or _node_name or socket.gethostname()
+        self.telemetry = _telemetry_for(settings)
+        metrics = self.telemetry.metrics if self.telemetry is not None else None
         seat = build_fleet_seat(settings, self.hostname)
         member, lock = seat if seat is not None else (None, None)
-        self.cache = build_response_cache(settings, invalidator=member)
+        invalidator = InstrumentedInvalidator(member, metrics) if member and metrics else member
+        self.cache = build_response_cache(settings, invalidator=invalidator, metrics=metrics)
         self.fleet = member.start() if member is not None and self.cache is not None else None
         self.client: LLMClient = client or build_llm_client(settings)
+        if metrics is not None and isinstance(self.client, ResilientClient):
+            self.client.observer = ResilienceMetrics(metrics)
+        if self.fleet is not None:
+            self.fleet.describe = describer(settings, self.client)
         self.service = CompletionService(
             self.cache, self.client, worker=self.hostname,
             fleet_lock=lock if self.fleet is not None else None,
+            observer=self.telemetry.observer if self.telemetry is not None else None,
         )  # fmt: skip
+        if self.telemetry is not None:
+            self.telemetry.start(self.cache.stats if self.cache is not None else None)
 
     def close(self) -> None:
         if self.fleet is not None:
             self.fleet.stop()
         if self.cache is not None:
             self.cache.close()
+        if self.telemetry is not None:
+            self.telemetry.stop()
+            shutdown_tracing()
+            if is_multiprocess_mode():
+                mark_dead(self.pid)
         self.client.close()
+
+
+def _telemetry_for(settings: Settings) -> ProcessTelemetry | None:
+    """This process's telemetry when metrics or traces are on (tracing set up here, after fork)."""
+    section = settings.telemetry
+    if not section.metrics_port and not section.otel_enabled:
+        return None
+    setup_tracing(section)
+    return process_telemetry(section)
 
 
 _lock = threading.Lock()

@@ -2,8 +2,9 @@
 
 With the threads or solo pool, tasks run in the worker's main process (``worker_init`` /
 ``worker_shutdown``); with prefork, in each child (``worker_process_init`` /
-``worker_process_shutdown``). The runtime is also built lazily by the first task, so an
-in-process test worker needs none of this.
+``worker_process_shutdown``). The node's metrics and health endpoint starts in ``worker_init``,
+before a prefork pool forks, and stops at ``worker_shutdown``. The runtime is also built lazily
+by the first task, so an in-process test worker needs none of this.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from celery.signals import (
 
 from llmix_workers.errors import ConfigError
 from llmix_workers.topology.clients import check_reachable
+from llmix_workers.worker.node import NodeTelemetry
 from llmix_workers.worker.runtime import close_runtime, runtime_for, set_node_name
 
 logger = logging.getLogger(__name__)
@@ -37,7 +39,9 @@ def connect(app: Celery) -> None:
         except ConfigError as exc:
             logger.critical("error: %s", exc)
             raise SystemExit(2) from None
-        if "prefork" not in repr(getattr(sender, "pool_cls", "")):
+        prefork = "prefork" in repr(getattr(sender, "pool_cls", ""))
+        NodeTelemetry(app, app.settings).start(_hostname(sender), prefork)
+        if not prefork:
             runtime_for(app.settings, _hostname(sender))
 
     def on_worker_process_init(**_: Any) -> None:
@@ -48,6 +52,8 @@ def connect(app: Celery) -> None:
 
     def on_worker_shutdown(**_: Any) -> None:
         close_runtime()
+        if NodeTelemetry.current is not None:
+            NodeTelemetry.current.close()
 
     worker_init.connect(on_worker_init, weak=False, dispatch_uid=uid + "-init")
     worker_process_init.connect(on_worker_process_init, weak=False, dispatch_uid=uid + "-pinit")

@@ -41,6 +41,8 @@ def register(app: Celery) -> None:
             return runtime.service.complete(job)
         except LLMError as exc:
             if exc.retryable and self.request.retries < settings.worker.max_requeues:
+                if runtime.telemetry is not None:
+                    runtime.telemetry.metrics.requeue(job.request.provider)
                 raise self.retry(exc=exc, countdown=max(exc.retry_after_s or 1.0, 0.1)) from exc
             raise
 

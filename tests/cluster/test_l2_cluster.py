@@ -38,8 +38,13 @@ def test_entries_spread_over_every_primary_and_a_clear_empties_each(
     backend.set("llmix:fleet:{llmix:resp:v2:}:generation", b"7", 60)
     per_node = [redis.Redis(port=node.port).dbsize() for node in cluster.nodes]
     assert all(count > 0 for count in per_node) and sum(per_node) == 301
-    assert backend.count_prefix("llmix:resp:v2:") == 300
-    assert backend.delete_prefix("llmix:resp:v2:", 50) == 300
+    assert backend.count_entries("llmix:resp:v2:") == 300
+    keys = [f"llmix:resp:v2:{index:064x}" for index in (0, 299, 7)]
+    assert (
+        backend.get_many([*keys, "llmix:resp:v2:absent"])[:3] == [b'{"data":"x","cached_at":1}'] * 3
+    )
+    assert backend.get_many(["llmix:resp:v2:absent"]) == [MISS]
+    assert backend.delete_entries("llmix:resp:v2:", 50) == 300
     assert [redis.Redis(port=node.port).dbsize() for node in cluster.nodes].count(0) == 2
     assert backend.get("llmix:fleet:{llmix:resp:v2:}:generation") == b"7"  # not under the prefix
     backend.close()
@@ -50,12 +55,12 @@ def test_a_primary_down_fails_the_clear_instead_of_half_clearing(
 ) -> None:
     backend = RedisClusterL2(cluster_url, socket_timeout_s=0.5, connect_timeout_s=0.5)
     for index in range(30):
-        backend.set(f"llmix:resp:v2:{index}", b"v", 60)
+        backend.set(f"llmix:resp:v2:{index:064x}", b"v", 60)
     victim = cluster.nodes[1]
     victim.pause()
     try:
         with pytest.raises(L2Unavailable, match="Redis Cluster"):
-            backend.delete_prefix("llmix:resp:v2:", 10)
+            backend.delete_entries("llmix:resp:v2:", 10)
     finally:
         victim.resume()
     backend.close()
@@ -67,5 +72,6 @@ def test_an_unreachable_cluster_is_an_outage_not_a_crash() -> None:
         backend.get("llmix:resp:v2:x")
     with pytest.raises(L2Unavailable):
         backend.set("llmix:resp:v2:x", b"v", 60)
+    with pytest.raises(L2Unavailable):
+        backend.get_many(["llmix:resp:v2:x"])
     backend.close()
-    assert MISS is not None

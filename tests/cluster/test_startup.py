@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,13 +14,14 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_worker_with_an_unreachable_cluster_exits_with_one_line(
-    redis_server: PrivateRedis,
+    redis_server: PrivateRedis, tmp_path: Path
 ) -> None:
+    (tmp_path / "settings.toml").touch()
     env = {
         "LLMIX_REDIS__URL": f"redis+cluster://:hunter2@127.0.0.1:{free_port()}",
         "LLMIX_WORKER__BROKER_URL": redis_server.url,
         "LLMIX_WORKER__RESULT_BACKEND": redis_server.url,
-        "LLMIX_SETTINGS": "/nonexistent/settings.toml",
+        "LLMIX_SETTINGS": str(tmp_path / "settings.toml"),
         "PATH": "/usr/bin:/bin",
     }
     done = subprocess.run(

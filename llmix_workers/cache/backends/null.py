@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from llmix_workers.cache.backend import MISS, Miss
 
 
@@ -16,10 +18,13 @@ class NullL2:
     def set(self, key: str, payload: bytes, ttl_s: int) -> None:
         return None
 
-    def delete_prefix(self, prefix: str, batch_size: int) -> int:
+    def get_many(self, keys: Sequence[str]) -> list[bytes | Miss]:
+        return [MISS] * len(keys)
+
+    def delete_entries(self, prefix: str, batch_size: int) -> int:
         return 0
 
-    def count_prefix(self, prefix: str) -> int:
+    def count_entries(self, prefix: str) -> int:
         return 0
 
     def close(self) -> None:

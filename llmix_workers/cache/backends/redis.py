@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any, Final, Protocol
 
 import redis
 from redis.backoff import NoBackoff
@@ -22,6 +23,8 @@ from llmix_workers.errors import L2Unavailable
 from llmix_workers.topology.clients import connection_pool
 from llmix_workers.topology.url import parse_redis_url
 
+#: Keys per MGET when a batch is looked up (all MGETs of a batch go in one round trip).
+MGET_CHUNK: Final = 1000
 _OUTAGES = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
@@ -43,6 +46,11 @@ class RedisConfig(Protocol):
 def glob_escape(text: str) -> str:
     """Escape Redis glob metacharacters so ``text`` matches only itself in ``SCAN MATCH``."""
     return "".join("\\" + char if char in "*?[]\\^" else char for char in text)
+
+
+def entry_pattern(prefix: str) -> str:
+    """The ``SCAN MATCH`` pattern of the entries under ``prefix``: it and 64 lowercase hex."""
+    return glob_escape(prefix) + "[0-9a-f]" * 64
 
 
 class RedisL2:
@@ -118,7 +126,8 @@ class RedisL2:
                 conn.disconnect()
                 self._local.conn = None
                 self._pool.release(conn)
-            raise L2Unavailable(f"Redis {args[0]} failed: {exc}") from None
+            hung = isinstance(exc, redis.TimeoutError | TimeoutError)
+            raise L2Unavailable(f"Redis {args[0]} failed: {exc}", timed_out=hung) from None
 
     def get(self, key: str) -> bytes | Miss:
         try:
@@ -127,14 +136,32 @@ class RedisL2:
             return MISS
         return MISS if value is None else value
 
+    def get_many(self, keys: Sequence[str]) -> list[bytes | Miss]:
+        """Pipelined ``MGET`` s of :data:`MGET_CHUNK` keys on this thread's connection."""
+        chunks = [keys[i : i + MGET_CHUNK] for i in range(0, len(keys), MGET_CHUNK)]
+        conn = getattr(self._local, "conn", None)
+        try:
+            if conn is None:
+                conn = self._local.conn = self._pool.get_connection()
+            conn.send_packed_command(conn.pack_commands([("MGET", *chunk) for chunk in chunks]))
+            values = [value for chunk in chunks for value in conn.read_response()]
+        except _OUTAGES as exc:
+            if conn is not None:  # back to the pool: get_connection() connects it afresh
+                conn.disconnect()
+                self._local.conn = None
+                self._pool.release(conn)
+            hung = isinstance(exc, redis.TimeoutError | TimeoutError)
+            raise L2Unavailable(f"Redis MGET failed: {exc}", timed_out=hung) from None
+        return [MISS if value is None else value for value in values]
+
     def set(self, key: str, payload: bytes, ttl_s: int) -> None:
         try:
             self._command("SET", key, payload, "EX", ttl_s)
         except redis.ResponseError as exc:
             raise L2Unavailable(f"Redis SET refused: {exc}") from None
 
-    def delete_prefix(self, prefix: str, batch_size: int) -> int:
-        pattern = glob_escape(prefix) + "*"
+    def delete_entries(self, prefix: str, batch_size: int) -> int:
+        pattern = entry_pattern(prefix)
         deleted = cursor = 0
         try:
             while True:
@@ -146,8 +173,8 @@ class RedisL2:
         except _OUTAGES as exc:
             raise L2Unavailable(f"Redis SCAN/UNLINK failed after {deleted} keys: {exc}") from None
 
-    def count_prefix(self, prefix: str) -> int:
-        pattern = glob_escape(prefix) + "*"
+    def count_entries(self, prefix: str) -> int:
+        pattern = entry_pattern(prefix)
         try:
             return sum(1 for _ in self._client.scan_iter(match=pattern, count=1000))
         except _OUTAGES as exc:

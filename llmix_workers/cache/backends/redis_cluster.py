@@ -10,6 +10,7 @@ the backend connects to nothing; a cluster that cannot be reached is
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -18,7 +19,7 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from llmix_workers.cache.backend import MISS, Miss
-from llmix_workers.cache.backends.redis import RedisConfig, glob_escape
+from llmix_workers.cache.backends.redis import RedisConfig, entry_pattern
 from llmix_workers.errors import ConfigError, L2Unavailable
 from llmix_workers.topology.clients import CLUSTER_ERRORS, cluster_client
 from llmix_workers.topology.url import parse_redis_url
@@ -87,19 +88,29 @@ class RedisClusterL2:
         except redis.ResponseError:  # WRONGTYPE: something else lives here, not an entry
             return MISS
         except _OUTAGES as exc:
-            raise L2Unavailable(f"Redis Cluster GET failed: {exc}") from None
+            raise _unavailable("GET", exc) from None
         return MISS if value is None else value  # type: ignore[return-value]
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | Miss]:
+        """``MGET`` split by slot, one per node (redis-py's ``mget_nonatomic``), in order."""
+        if not keys:
+            return []
+        try:
+            values = self.client.mget_nonatomic(list(keys))
+        except _OUTAGES as exc:
+            raise _unavailable("MGET", exc) from None
+        return [MISS if value is None else value for value in values]
 
     def set(self, key: str, payload: bytes, ttl_s: int) -> None:
         try:
             self.client.set(key, payload, ex=ttl_s)
         except _OUTAGES as exc:
-            raise L2Unavailable(f"Redis Cluster SET failed: {exc}") from None
+            raise _unavailable("SET", exc) from None
 
-    def delete_prefix(self, prefix: str, batch_size: int) -> int:
-        """SCAN every primary for ``prefix`` and UNLINK in batches; a primary that does not
-        answer makes the whole clear fail (L2Unavailable), never a partial success."""
-        pattern = glob_escape(prefix) + "*"
+    def delete_entries(self, prefix: str, batch_size: int) -> int:
+        """SCAN every primary for the entries under ``prefix`` and UNLINK them in batches; a
+        primary that does not answer makes the whole clear fail (L2Unavailable)."""
+        pattern = entry_pattern(prefix)
         deleted = 0
         try:
             client = self.client
@@ -119,8 +130,8 @@ class RedisClusterL2:
             raise L2Unavailable(message) from None
         return deleted
 
-    def count_prefix(self, prefix: str) -> int:
-        pattern = glob_escape(prefix) + "*"
+    def count_entries(self, prefix: str) -> int:
+        pattern = entry_pattern(prefix)
         try:
             client = self.client
             primaries = client.get_primaries()  # type: ignore[no-untyped-call]
@@ -129,10 +140,15 @@ class RedisClusterL2:
                 for node in primaries
             )
         except _OUTAGES as exc:
-            raise L2Unavailable(f"Redis Cluster SCAN failed: {exc}") from None
+            raise _unavailable("SCAN", exc) from None
 
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
         if client is not None:
             client.close()
+
+
+def _unavailable(command: str, exc: BaseException) -> L2Unavailable:
+    hung = isinstance(exc, redis.TimeoutError | TimeoutError)
+    return L2Unavailable(f"Redis Cluster {command} failed: {exc}", timed_out=hung)

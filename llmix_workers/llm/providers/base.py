@@ -47,7 +47,8 @@ class HTTPProvider(ABC):
         if self.defaults.key_required and context.keys is None:
             env = f"{context.key_env} or " if context.key_env else ""
             raise AuthError(
-                f"no API key for {self.name}: set {env}LLMIX_LLM__API_KEYS__{self.name.upper()}",
+                f"no API key for {self.name}: set {env}LLMIX_LLM__API_KEYS__{self.name.upper()}"
+                " where the workers run",
                 provider=self.name,
             )
 
@@ -87,21 +88,26 @@ class HTTPProvider(ABC):
         return chosen.rstrip("/")
 
     def complete(self, request: LLMRequest) -> LLMResult:
-        """One call; a 401/403 retires the key and tries the next live one at once."""
-        url = self.url(self.base_url(request))
+        """One call; a 401/403 sets the key aside for this endpoint (the provider's own, or the
+        request's ``baseUrl``) and tries the next usable one at once."""
+        base_url = self.base_url(request)
+        url = self.url(base_url)
+        scope = "" if base_url == self._own_base_url() else base_url
         payload = orjson.dumps(self.body(request))
         while True:
             keys = self.context.keys
-            key = keys.select() if keys is not None else None
+            key = keys.select(scope) if keys is not None else None
             try:
                 response = self.context.http.post(url, content=payload, headers=self.headers(key))
             except httpx.HTTPError as exc:
                 raise error_for_transport(self.name, exc, self.redact) from exc
             status = response.status_code
             if status in (401, 403) and keys is not None and key is not None:
-                keys.retire(key)
-                logger.warning("%s rejected a key (%d); %d left", self.name, status, keys.alive)
-                if keys.alive:
+                keys.retire(key, scope)
+                usable = keys.health(scope)["usable"]
+                logger.warning("%s rejected a key (%d)%s; %s usable", self.name, status,
+                               " at a request's own baseUrl" if scope else "", usable)  # fmt: skip
+                if usable:
                     continue
             if status == 429 and keys is not None and key is not None:
                 keys.rotate(key)
@@ -119,6 +125,9 @@ class HTTPProvider(ABC):
                 return self.parse(request, data, dict(response.headers.items()))
             except (ValidationError, TypeError, AttributeError, KeyError) as exc:
                 raise malformed(self.name, type(exc).__name__) from None
+
+    def _own_base_url(self) -> str:
+        return (self.context.base_url or self.defaults.base_url or "").rstrip("/")
 
     def redact(self, text: str) -> str:
         """``text`` with every key of this provider scrubbed out."""

@@ -1,22 +1,28 @@
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import enum
 import hashlib
 import json
 import math
 import random
+import uuid
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmix_workers import CacheKeyError, generate_cache_key
 from llmix_workers.cache import keys
+from llmix_workers.cache.canonical import es_number
 from llmix_workers.cache.keys import (
     CACHE_KEY_FIELDS,
-    _digest,
     _reference_digest,
+    _uncached_digest,
     cache_key_digest,
     canonical_key_params,
 )
@@ -187,20 +193,27 @@ key_params = st.fixed_dictionaries(
 @given(key_params)
 def test_fast_path_matches_the_reference_encoder(params: dict[str, Any]) -> None:
     reference = _reference_digest(params)
-    assert _digest(params, None) == reference
+    key_fields = {k: v for k, v in params.items() if k in CACHE_KEY_FIELDS}
+    assert _uncached_digest(key_fields) == reference
     assert cache_key_digest(params) == reference  # first sight
-    assert cache_key_digest(params) == reference  # memoised when it has only key fields
+    assert cache_key_digest(params) == reference  # second sight: memoised if only key fields
+    assert cache_key_digest(params) == reference  # from the memo
 
 
-def test_memo_serves_repeats_and_never_holds_foreign_fields() -> None:
+def test_memo_keeps_requests_from_their_second_sight_and_never_foreign_fields() -> None:
     keys._MEMO.clear()
+    keys._seen[:] = bytes(len(keys._seen))
     request = BASE | {"temperature": 1.0, "messages": [{"role": "user", "content": "memo"}]}
     first = generate_cache_key(request)
-    assert len(keys._MEMO) == 1
+    assert keys._MEMO == {}  # a request seen once is not kept alive
     assert generate_cache_key(dict(request)) == first
-    assert generate_cache_key(request | {"temperature": 1}) == first  # another raw form, same key
+    assert list(keys._MEMO.values()) == [first.removeprefix("llmix:resp:v2:")]
+    assert generate_cache_key(request) == first  # served by the memo
+    for _ in range(2):
+        assert generate_cache_key(request | {"temperature": 1}) == first  # another raw form
     assert len(keys._MEMO) == 2
-    generate_cache_key(request | {"apiKey": "sk-do-not-keep"})
+    for _ in range(2):
+        generate_cache_key(request | {"apiKey": "sk-do-not-keep"})
     assert not any(b"sk-do-not-keep" in raw for raw in keys._MEMO)
 
 
@@ -226,3 +239,122 @@ def test_an_absent_field_equals_a_null_one(params: dict[str, Any], nulled: set[s
     absent = {k: v for k, v in params.items() if k not in nulled}
     explicit_null = absent | dict.fromkeys(nulled)
     assert generate_cache_key(explicit_null) == generate_cache_key(absent)
+
+
+# --- the orjson fast path against the reference encoder ----------------------------------------
+
+edge_floats = st.sampled_from(
+    [0.0, -0.0, 1.0, -1.0, 2.0, 1e-5, 9.99e-6, 1e-6, 1e-7, 5e-324, 1e15, 1e16, 1e20, 1e21,
+     2.0**53, 0.1, 0.7, 1.5e300, math.nan, math.inf, -math.inf]
+)  # fmt: skip
+numbers = (
+    edge_floats
+    | st.floats()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.sampled_from([2**53 - 1, 2**53, 2**53 + 1, -(2**53), 2**64, True, False])
+)
+texts = st.text(max_size=20) | st.sampled_from(["", "😀 naïve 東京", "a\ud800b", "\udfff", '"\\\n'])
+message = st.dictionaries(
+    st.sampled_from(["role", "content", "name", "topP", "temperature", "frequencyPenalty"]),
+    texts | numbers | st.lists(st.dictionaries(texts, texts | numbers, max_size=3), max_size=2),
+    max_size=4,
+)
+nested = st.recursive(
+    st.none() | st.booleans() | numbers | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=8,
+)
+requests = st.fixed_dictionaries(
+    {"provider": texts, "model": texts, "messages": st.lists(message, max_size=3)},
+    optional={
+        **{name: numbers | st.none() for name in ("temperature", "topP", "topK", "seed")},
+        **{name: numbers for name in ("frequencyPenalty", "presencePenalty", "maxOutputTokens")},
+        "baseUrl": texts | st.none(),
+        "enableThinking": st.booleans() | st.none(),
+        "stopSequences": st.lists(texts, max_size=3),
+        "providerOptions": nested,
+        "responseFormat": nested,
+    },
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(requests, st.integers(min_value=0, max_value=2**32))
+def test_first_sight_matches_the_reference_for_request_shaped_input(
+    params: dict[str, Any], seed: int
+) -> None:
+    reference = _reference_digest(params)
+    keys._MEMO.clear()
+    keys._seen[:] = bytes(len(keys._seen))
+    assert cache_key_digest(params) == reference
+    assert cache_key_digest(_shuffled(params, random.Random(seed))) == reference
+    assert cache_key_digest(params) == reference  # the memo keeps what the fast path made
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_orjson_prints_the_floats_it_is_trusted_with_as_ecmascript_does(value: float) -> None:
+    if value % 1.0 and 1e-5 <= abs(value) < 1e16:
+        assert orjson.dumps(value).decode() == es_number(value)
+
+
+def test_orjson_agrees_with_node_wherever_it_is_trusted() -> None:
+    vectors = json.loads((FIXTURES / "es-number-vectors.json").read_text())["vectors"]
+    trusted = [(float(text), node) for text, node in vectors
+               if float(text) % 1.0 and 1e-5 <= abs(float(text)) < 1e16]  # fmt: skip
+    assert len(trusted) > 100
+    assert [node for _, node in trusted] == [orjson.dumps(v).decode() for v, _ in trusted]
+
+
+@pytest.mark.parametrize(
+    ("extra", "canonical"),
+    [
+        ({"topP": 1.0, "messages": [{"topP": "1.0", "content": "x"}]},
+         '"messages":[{"content":"x","topP":"1.0"}],"model":"m","provider":"openai","topP":1'),
+        ({"frequencyPenalty": 2.0, "messages": [{"frequencyPenalty": "2.0"}]},
+         '"frequencyPenalty":2,"messages":[{"frequencyPenalty":"2.0"}],"model":"m","provider":"openai"'),
+        ({"temperature": 0.0, "topP": -0.0},
+         '"messages":[],"model":"m","provider":"openai","temperature":0,"topP":0'),
+        ({"temperature": -0.0, "topP": 0.0},
+         '"messages":[],"model":"m","provider":"openai","temperature":0,"topP":0'),
+        ({"seed": 1e16, "topK": 1e-6, "topP": 1e21},
+         '"messages":[],"model":"m","provider":"openai","seed":10000000000000000,"topK":0.000001,"topP":1e+21'),
+        ({"seed": True, "topK": 1}, '"messages":[],"model":"m","provider":"openai","seed":true,"topK":1'),
+    ],
+)  # fmt: skip
+def test_patched_top_level_floats(extra: dict[str, Any], canonical: str) -> None:
+    params = BASE | extra
+    assert canonical_key_params(params) == "{" + canonical + "}"
+    for _ in range(3):  # first sight, second sight, memo
+        assert cache_key_digest(params) == digest_of("{" + canonical + "}")
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+class Role(enum.StrEnum):
+    USER = "user"
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+
+
+@pytest.mark.parametrize(
+    "value",
+    [Colour.RED, Role.USER, uuid.UUID(int=7), datetime.date(2024, 1, 2), Point(1),
+     orjson.Fragment(b"1"), (1, 2.0), 2**64, -(2**80), 10**400],
+)  # fmt: skip
+def test_odd_values_behave_as_the_reference_says(value: Any) -> None:
+    for params in (BASE | {"seed": value}, BASE | {"messages": [{"role": value}]}):
+        try:
+            expected: str | type[CacheKeyError] = _reference_digest(params)
+        except CacheKeyError:
+            expected = CacheKeyError
+        if expected is CacheKeyError:
+            with pytest.raises(CacheKeyError):
+                cache_key_digest(params)
+        else:
+            assert cache_key_digest(params) == expected

@@ -18,6 +18,7 @@ from llmix_workers import (
 )
 from llmix_workers.settings import CacheSettings
 from llmix_workers.testing.clock import FakeClock
+from llmix_workers.testing.l2_contract import entry
 
 KEY = "llmix:resp:v2:" + "ab" * 32
 
@@ -156,12 +157,12 @@ def test_failed_reads_are_misses_not_errors(l2: MemoryL2, clock: FakeClock) -> N
 def test_clear_empties_both_tiers_under_the_prefix_only(l2: MemoryL2, clock: FakeClock) -> None:
     cache = make_cache(l2, clock)
     for index in range(5):
-        cache.set(f"llmix:resp:v2:{index}", "v")
-    l2.put_raw("llmix:resp:other", b"{}")
+        cache.set(entry("llmix:resp:v2:", index), "v")
+    l2.put_raw(entry("llmix:resp:", 1), b"{}")
     result = cache.clear()
     assert (result.l1_dropped, result.l2_deleted) == (5, 5)
-    assert cache.get("llmix:resp:v2:1") is MISS
-    assert l2.get("llmix:resp:other") == b"{}"
+    assert cache.get(entry("llmix:resp:v2:", 1)) is MISS
+    assert l2.get(entry("llmix:resp:", 1)) == b"{}"
 
 
 def test_failed_clear_blocks_l2_reads_until_a_clear_succeeds(
@@ -226,3 +227,51 @@ def test_build_from_settings(
         load_settings(cache={"strategy": "redis"}, redis={"url": "redis://h"}), l2=memory_l2
     )
     assert cache is not None and cache.l2 is memory_l2
+
+
+def test_a_hung_l2_costs_one_timeout_per_cooloff_window_not_one_per_lookup(
+    l2: MemoryL2, clock: FakeClock
+) -> None:
+    cache = make_cache(l2, clock, l2_cooloff_s=5.0)
+    l2.hung = True
+    l2.attempts = 0
+    for index in range(40):  # a busy process: every lookup misses L1
+        assert cache.get(f"{KEY}{index}") is MISS
+        cache.set(f"{KEY}{index}", "v")
+    assert l2.attempts == 1  # the first timeout made L2 quiet for the window
+    clock.tick(5.0)
+    assert cache.get(KEY + "x") is MISS
+    assert l2.attempts == 2  # one probe in the next window
+    l2.hung = False
+    clock.tick(5.0)
+    cache.set(KEY + "y", "back")
+    assert cache.get(KEY + "z") is MISS and l2.attempts == 4  # used freely again
+    assert cache.stats().l2_healthy
+
+
+def test_a_refused_connection_keeps_the_llmix_rule(l2: MemoryL2, clock: FakeClock) -> None:
+    cache = make_cache(l2, clock)
+    l2.down = True
+    l2.attempts = 0
+    for index in range(3):
+        cache.set(f"{KEY}{index}", "v")
+    assert l2.attempts == 3 and not cache.stats().l2_healthy
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"data":"x","cached_at":1,"ttl_s":' + b"9" * 400 + b"}",
+        b'{"data":"x","cached_at":' + b"9" * 400 + b"}",
+        b'{"data":"x","cached_at":1e308,"ttl_s":3600}',
+        b'{"data":"x","cached_at":-1e308}',
+        b'{"data":"x","cached_at":1,"ttl_s":-5}',
+        b'{"data":"x","cached_at":1,"ttl_s":1.5e300}',
+    ],
+)
+def test_an_entry_with_absurd_numbers_is_a_miss_or_a_hit_never_an_error(
+    l2: MemoryL2, clock: FakeClock, raw: bytes
+) -> None:
+    l2.put_raw(KEY, raw)
+    hit = make_cache(l2, clock).get(KEY)
+    assert hit is MISS or (isinstance(hit, CacheHit) and hit.value == "x")

@@ -33,7 +33,7 @@ def test_settings_command_masks_api_keys(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("LLMIX_LLM__API_KEYS__ANTHROPIC", SECRET_KEY)
     result = CliRunner().invoke(main, ["--settings", str(REPO / "settings.toml"), "settings"])
     assert result.exit_code == 0
-    assert '"anthropic": "**********"' in result.output
+    assert '"anthropic": "****cdef (from llm.api_keys.anthropic)"' in result.output
     assert SECRET_KEY not in result.output
 
 

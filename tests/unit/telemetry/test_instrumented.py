@@ -74,7 +74,7 @@ def test_unavailable_is_counted_per_operation_and_reraised(
         with pytest.raises(L2Unavailable):
             backend.set(KEY, b"x", 10)
         with pytest.raises(L2Unavailable):
-            backend.delete_prefix("llmix:", 100)
+            backend.delete_entries("llmix:", 100)
     errors = "llmix_l2_errors_total"
     assert registry.get_sample_value(errors, {"operation": "get"}) == 2
     assert registry.get_sample_value(errors, {"operation": "set"}) == 1
@@ -100,7 +100,7 @@ def test_spans_follow_redis_conventions_and_carry_only_the_digest(
         assert backend.get(KEY) is MISS
         backend.set(KEY, b"secret completion text", 60)
         assert backend.get(KEY) == b"secret completion text"
-        assert backend.delete_prefix("llmix:resp:v2:", 100) == 1
+        assert backend.delete_entries("llmix:resp:v2:", 100) == 1
     spans = {
         (s.name, (s.attributes or {}).get("llmix.cache.hit")): s
         for s in exporter.get_finished_spans()
@@ -110,7 +110,7 @@ def test_spans_follow_redis_conventions_and_carry_only_the_digest(
         "llmix.l2.get",
         "llmix.l2.set",
         "llmix.l2.get",
-        "llmix.l2.delete_prefix",
+        "llmix.l2.delete_entries",
         "llmix.job",
     ]
     digest = KEY.removeprefix("llmix:resp:v2:")
@@ -126,7 +126,7 @@ def test_spans_follow_redis_conventions_and_carry_only_the_digest(
     assert spans[("llmix.l2.get", False)].attributes is not None
     set_span = spans[("llmix.l2.set", None)]
     assert (set_span.attributes or {})["db.operation.name"] == "SET"
-    deleted = spans[("llmix.l2.delete_prefix", None)]
+    deleted = spans[("llmix.l2.delete_entries", None)]
     assert (deleted.attributes or {})["llmix.l2.deleted"] == 1
     for span in exporter.get_finished_spans():
         for value in (span.attributes or {}).values():
@@ -163,7 +163,7 @@ def test_passes_enabled_and_close_through() -> None:
     backend = InstrumentedL2(memory, None)
     assert backend.enabled is True
     backend.set(KEY, b"x", 10)
-    assert backend.count_prefix("llmix:") == 1
+    assert backend.count_entries(KEY[:-64]) == 1
     backend.close()
 
 

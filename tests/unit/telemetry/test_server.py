@@ -5,8 +5,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -161,28 +163,39 @@ def test_settings_port_is_served_and_released_on_close(registry: CollectorRegist
         assert get(again, "/healthz").status_code == 200
 
 
-def _prefork_child(lookups: int) -> None:
+def _prefork_child(lookups: int, release: Any = None) -> None:
     metrics = Metrics(CollectorRegistry())
     metrics.worker_process(True)
     for _ in range(lookups):
         metrics.lookup("l2_hit")
+    if release is not None:
+        release.wait(60)
 
 
 def test_prefork_node_serves_every_child(tmp_path: Path, health: HealthState) -> None:
     fork = multiprocessing.get_context("fork")
     node = mp.prepare_node_dir(tmp_path, "celery@prefork")
+    release = fork.Event()
     try:
-        children = [fork.Process(target=_prefork_child, args=(n,)) for n in (2, 3)]
-        for child in children:
-            child.start()
-        for child in children:
-            child.join(60)
-            assert child.exitcode == 0
-        mp.mark_dead(children[0].pid or 0)
+        gone = fork.Process(target=_prefork_child, args=(2,))
+        running = fork.Process(target=_prefork_child, args=(3, release))
+        gone.start()
+        running.start()
+        gone.join(60)
+        assert gone.exitcode == 0
+        deadline = time.monotonic() + 30
+        while not list(node.glob(f"gauge_livesum_{running.pid}.db")):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.2)
         with MetricsServer("127.0.0.1", 0, mp.multiprocess_registry(node), health) as server:
             text = get(server, "/metrics").text
+        release.set()
+        running.join(60)
     finally:
         mp.leave_multiprocess_mode()
+    # counters of the gone child stay; its live gauge was reaped at the scrape (never marked
+    # dead by hand), the running child's still counts
     assert 'llmix_cache_lookups_total{outcome="l2_hit"} 5.0' in text
     assert "llmix_worker_processes 1.0" in text
     assert str(os.getpid()) not in text

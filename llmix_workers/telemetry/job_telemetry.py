@@ -1,0 +1,183 @@
+"""JobTelemetry: the :class:`~llmix_workers.jobs.observer.JobObserver` that feeds metrics and spans.
+
+Counters are always updated (``metrics`` may be ``None``: no counters). Spans are started only
+while the current span is recording (the job's Celery span was sampled): an unsampled job pays a
+``is_recording()`` check per hook, never an SDK span.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+import orjson
+from opentelemetry import trace
+
+from llmix_workers.errors import LLMError
+from llmix_workers.jobs.observer import CallRecord, LookupRecord
+from llmix_workers.llm.request import LLMRequest, LLMResult
+from llmix_workers.telemetry import tracing as t
+from llmix_workers.telemetry.metrics import Metrics
+from llmix_workers.telemetry.status import status_class
+
+_CACHE_OF_HIT = {"l1": "l1_hit", "l2": "l2_hit", None: "miss"}
+
+
+class _Counted:
+    """A lookup or call outside a recorded trace: counters only."""
+
+    def __init__(self, metrics: Metrics | None) -> None:
+        self._metrics = metrics
+
+    def found(self, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.lookup(outcome)
+
+    def done(self, result: LLMResult) -> None:
+        if self._metrics is not None:
+            usage = result.usage
+            self._metrics.tokens(
+                result.provider, result.model, usage.input_tokens, usage.output_tokens
+            )
+
+    def __enter__(self) -> _Counted:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class _Traced(_Counted):
+    def __init__(self, metrics: Metrics | None, span: trace.Span, key: str = "") -> None:
+        super().__init__(metrics)
+        self.span = span
+        self.key = key
+
+    def found(self, outcome: str) -> None:
+        super().found(outcome)
+        tier = outcome.partition("_")[0] if outcome != "miss" else "none"
+        self.span.set_attributes(t.cache_attributes(tier, outcome != "miss", self.key))
+
+    def done(self, result: LLMResult) -> None:
+        super().done(result)
+        usage = result.usage
+        self.span.set_attributes(
+            t.llm_response_attributes(result.model, usage.input_tokens, usage.output_tokens)
+        )
+
+
+class JobTelemetry:
+    """Metrics and spans for one process's jobs; thread-safe."""
+
+    def __init__(
+        self,
+        metrics: Metrics | None,
+        *,
+        tracer: trace.Tracer | None = None,
+        record_content: bool = False,
+    ) -> None:
+        self.metrics = metrics
+        self._tracer = tracer if tracer is not None else t.get_tracer()
+        self._record_content = record_content
+        self._counted = _Counted(metrics)
+
+    def lookup(self, key: str) -> AbstractContextManager[LookupRecord]:
+        if not trace.get_current_span().is_recording():
+            return self._counted
+        return self._span(t.SPAN_CACHE_GET, {}, key)
+
+    def blocked_read(self) -> None:
+        if self.metrics is not None:
+            self.metrics.blocked_read()
+
+    def waited(self, kind: str, took_over: bool = False) -> None:
+        if self.metrics is None:
+            return
+        if took_over:
+            self.metrics.lock_takeover()
+        else:
+            self.metrics.single_flight_wait(kind)
+
+    def lock_wait(self, key: str) -> AbstractContextManager[Any]:
+        if not trace.get_current_span().is_recording():
+            return nullcontext()
+        return self._tracer.start_as_current_span(
+            t.SPAN_FLEET_LOCK_WAIT, attributes={t.CACHE_KEY_DIGEST: t.key_digest(key)}
+        )
+
+    def provider_call(self, request: LLMRequest) -> AbstractContextManager[CallRecord]:
+        return self._call(request)
+
+    def stored(self, key: str) -> AbstractContextManager[Any]:
+        if not trace.get_current_span().is_recording():
+            return nullcontext()
+        return self._tracer.start_as_current_span(
+            t.SPAN_CACHE_SET, attributes={t.CACHE_KEY_DIGEST: t.key_digest(key)}
+        )
+
+    def finished(
+        self, request: LLMRequest, output: dict[str, Any] | None, duration_s: float
+    ) -> None:
+        metrics = self.metrics
+        if metrics is None:
+            return
+        if output is None:
+            metrics.completion(request.provider, request.model, "error", "miss", duration_s)
+            return
+        hit = output.get("cacheHit")
+        metrics.completion(request.provider, request.model, "ok", _CACHE_OF_HIT.get(hit, "miss"),
+                           duration_s)  # fmt: skip
+        if hit or output.get("coalesced"):
+            usage = output.get("usage") or {}
+            metrics.tokens_saved(
+                request.provider,
+                str(output.get("model") or request.model),
+                int(usage.get("inputTokens", 0)),
+                int(usage.get("outputTokens", 0)),
+            )
+
+    @contextmanager
+    def _call(self, request: LLMRequest) -> Iterator[CallRecord]:
+        started = _now()
+        try:
+            if not trace.get_current_span().is_recording():
+                yield self._counted
+                return
+            attributes = t.llm_request_attributes(request.provider, request.model)
+            if self._record_content:
+                messages = orjson.dumps(request.messages, default=str).decode()
+                attributes.update(t.content_attributes(True, messages, ""))
+            with self._tracer.start_as_current_span(
+                t.SPAN_LLM_CALL, kind=trace.SpanKind.CLIENT, attributes=attributes
+            ) as span:
+                yield _Traced(self.metrics, span)
+        finally:
+            if self.metrics is not None:
+                self.metrics.llm_call(request.provider, request.model, _now() - started)
+
+    @contextmanager
+    def _span(self, name: str, attributes: t.Attributes, key: str) -> Iterator[LookupRecord]:
+        with self._tracer.start_as_current_span(name, attributes=attributes) as span:
+            yield _Traced(self.metrics, span, key)
+
+
+def _now() -> float:
+    return time.perf_counter()
+
+
+class ResilienceMetrics:
+    """The :class:`~llmix_workers.llm.resilient.ResilienceObserver` that counts into ``metrics``."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def attempt_failed(self, provider: str, error: LLMError) -> None:
+        self._metrics.llm_error(provider, status_class(error))
+
+    def retrying(self, provider: str) -> None:
+        self._metrics.retry(provider)
+
+    def breaker_moved(self, provider: str, state: str) -> None:
+        self._metrics.breaker_state(provider, state)

@@ -1,0 +1,140 @@
+"""NodeTelemetry: a worker node's HTTP endpoint (``/metrics``, ``/healthz``, ``/readyz``).
+
+Runs in the node's main process. With the prefork pool it first gives the node a private
+multiprocess folder (wiped), so every child's samples add up on one page; with threads or solo
+the process registry is served as it is. Liveness comes from a consumer bootstep that beats on
+the consumer's timer; readiness pings the broker and the cache Redis with short timeouts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from celery import Celery, bootsteps
+from prometheus_client import REGISTRY
+
+from llmix_workers.cache.strategy import resolve_response_cache_strategy
+from llmix_workers.settings import Settings
+from llmix_workers.telemetry.health import HealthState
+from llmix_workers.telemetry.multiprocess import multiprocess_registry, prepare_node_dir
+from llmix_workers.telemetry.server import MetricsServer, start_metrics_server
+
+logger = logging.getLogger(__name__)
+#: Seconds between liveness beats of the consumer loop.
+BEAT_INTERVAL_S = 5.0
+#: Timeout of one readiness ping (broker or cache Redis), seconds; answers are reused this long.
+PROBE_TIMEOUT_S = 2.0
+
+
+class NodeTelemetry:
+    """Start with :meth:`start` in ``worker_init``, stop with :meth:`close` at shutdown."""
+
+    current: NodeTelemetry | None = None
+
+    def __init__(self, app: Celery, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.health = HealthState.from_settings(
+            settings.telemetry,
+            broker_ok=_cached(lambda: _broker_answers(app), PROBE_TIMEOUT_S),
+            cache_needs_redis=_cache_needs_redis(settings),
+            redis_probe=_cached(lambda: _redis_answers(settings.redis_url), PROBE_TIMEOUT_S),
+        )
+        self.server: MetricsServer | None = None
+
+    def start(self, hostname: str, prefork: bool) -> NodeTelemetry:
+        """Serve the endpoint (nothing when ``telemetry.metrics_port`` is 0).
+
+        Raises:
+            OSError: the port cannot be bound.
+        """
+        section = self.settings.telemetry
+        if section.metrics_port:
+            if prefork:
+                path = prepare_node_dir(section.multiproc_dir, hostname)
+                registry = multiprocess_registry(path)
+            else:
+                registry = REGISTRY
+            self.server = start_metrics_server(section, registry, self.health)
+            if self.server is not None:
+                logger.info("metrics and health on port %d", self.server.port)
+        NodeTelemetry.current = self
+        return self
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        if NodeTelemetry.current is self:
+            NodeTelemetry.current = None
+
+
+class HealthBeat(bootsteps.StartStopStep):  # type: ignore[misc]
+    """Beats liveness on the consumer's own timer, so a stuck consumer loop stops the beats."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        self.tref: Any = None
+
+    def start(self, consumer: Any) -> None:
+        node = NodeTelemetry.current
+        if node is not None:
+            node.health.beat()
+            self.tref = consumer.timer.call_repeatedly(BEAT_INTERVAL_S, node.health.beat)
+
+    def stop(self, consumer: Any) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+
+
+def _cache_needs_redis(settings: Settings) -> bool:
+    strategy = resolve_response_cache_strategy(settings.cache.strategy, settings.redis_url)
+    return strategy in ("redis", "redis-or-memory") and bool(settings.redis_url)
+
+
+def _broker_answers(app: Celery) -> bool:
+    options = {"socket_timeout": PROBE_TIMEOUT_S, "socket_connect_timeout": PROBE_TIMEOUT_S}
+    conn = app.connection_for_read(transport_options=options, connect_timeout=PROBE_TIMEOUT_S)
+    try:
+        conn.connect()
+        # the Redis transport PINGs when it opens a channel; AMQP has shaken hands already
+        return conn.default_channel is not None
+    finally:
+        conn.release()
+
+
+def _redis_answers(url: str | None) -> bool:
+    if not url:
+        return False
+    client = redis.Redis.from_url(
+        url, socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S
+    )
+    try:
+        return bool(client.ping())
+    finally:
+        client.close()
+
+
+def _cached(check: Callable[[], bool], ttl_s: float) -> Callable[[], bool]:
+    """``check`` run at most once per ``ttl_s`` (probes arrive from every kubelet period)."""
+    lock = threading.Lock()
+    last: list[float | bool] = [-ttl_s, False]
+
+    def cached() -> bool:
+        with lock:
+            if time.monotonic() - float(last[0]) >= ttl_s:
+                try:
+                    last[1] = bool(check())
+                except Exception:
+                    last[1] = False
+                last[0] = time.monotonic()
+            return bool(last[1])
+
+    return cached

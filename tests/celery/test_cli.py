@@ -1,0 +1,246 @@
+"""The command line against real workers (issue 14; issue 11 defect 5): ids and results,
+revoke and purge, Ctrl-C, a worker-less queue, shared calls, failures with worker names,
+key problems in ``workers``, and a result backend restarted while ``enqueue --wait`` collects."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from llmix_workers.testing.local_fleet import LocalFleet
+from llmix_workers.testing.redis_server import PrivateRedis
+from tests.celery.jobs import request
+
+CLI = [sys.executable, "-m", "llmix_workers"]
+REJECTED_KEY = "sk-test-REJECTED-000000000000000"
+
+
+@pytest.fixture(scope="module")
+def cli_fleet(fleet: LocalFleet) -> LocalFleet:
+    fleet.add_worker("c1", concurrency=8, queues="llmix")
+    return fleet
+
+
+def env_for(fleet: LocalFleet, queue: str = "llmix", **extra: str) -> dict[str, str]:
+    return fleet.env() | {"LLMIX_WORKER__QUEUE": queue, **extra}
+
+
+def run(
+    fleet: LocalFleet, *args: str, queue: str = "llmix", **extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], env=env_for(fleet, queue, **extra), cwd=fleet.workdir,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def write_batch(path: Path, lines: list[dict[str, object] | str]) -> Path:
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n"
+                            for line in lines))  # fmt: skip
+    return path
+
+
+def read_lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_identical_jobs_show_up_as_shared_in_the_json_summary(
+    cli_fleet: LocalFleet, tmp_path: Path
+) -> None:
+    req = request("Shared [[stub:slow=1500]]")
+    batch = write_batch(tmp_path / "jobs.jsonl", [req] * 12)
+    out = tmp_path / "out.jsonl"
+    done = run(
+        cli_fleet, "enqueue", "--jsonl", str(batch), "--wait", "--output", str(out), "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["jobs"] == 12 and summary["failures"] == 0
+    assert summary["providerCalls"] == 1
+    assert summary["shared"] >= 1
+    assert summary["shared"] + summary["l1Hits"] + summary["l2Hits"] == 11
+    lines = read_lines(out)
+    assert len(lines) == 12 and all(line["worker"] == "c1@llmix" for line in lines)
+
+
+def test_ids_now_results_later_one_line_per_input_line(
+    cli_fleet: LocalFleet, tmp_path: Path
+) -> None:
+    batch = write_batch(tmp_path / "jobs.jsonl", [request("a"), "", request("b"), "{not json"])
+    ids = tmp_path / "ids.txt"
+    sent = run(cli_fleet, "enqueue", "--jsonl", str(batch), "--ids", str(ids))
+    assert sent.returncode == 1, sent.stderr  # two lines were not sent
+    assert "line 2 not sent" in sent.stderr and "line 4 not sent" in sent.stderr
+    id_lines = ids.read_text().splitlines()
+    assert len(id_lines) == 4 and id_lines[0] and not id_lines[1] and id_lines[2]
+    out = tmp_path / "out.jsonl"
+    got = run(cli_fleet, "results", "--ids", str(ids), "--output", str(out), "--timeout", "60")
+    lines = read_lines(out)
+    assert len(lines) == 4
+    assert lines[0]["content"] and lines[2]["content"]
+    assert lines[1]["errorType"] == "NotSent" and lines[3]["errorType"] == "NotSent"
+    assert got.returncode == 1  # the lines that were never sent count as failures
+
+
+def test_purge_empties_a_queue_no_worker_consumes(cli_fleet: LocalFleet, tmp_path: Path) -> None:
+    batch = write_batch(tmp_path / "jobs.jsonl", [request("p1"), request("p2"), request("p3")])
+    sent = run(cli_fleet, "enqueue", "--jsonl", str(batch), queue="nobody-purge")
+    assert sent.returncode == 0, sent.stderr
+    assert len(sent.stdout.split()) == 3  # the task ids
+    purged = run(cli_fleet, "purge", "--yes", queue="nobody-purge")
+    assert purged.returncode == 0, purged.stderr
+    assert "purged 3 waiting jobs" in purged.stdout
+    again = run(cli_fleet, "purge", "--yes", queue="nobody-purge")
+    assert "purged 0 waiting jobs" in again.stdout
+
+
+def test_revoked_jobs_are_skipped(cli_fleet: LocalFleet, tmp_path: Path) -> None:
+    cli_fleet.add_worker("r1", concurrency=1, queues="rq")
+    try:
+        reqs = [request("first [[stub:slow=2000]]"), request("second"), request("third")]
+        ids = tmp_path / "ids.txt"
+        sent = run(cli_fleet, "enqueue", "--jsonl", str(write_batch(tmp_path / "j", reqs)),
+                   "--ids", str(ids), queue="rq")  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+        keep_first = tmp_path / "later.txt"
+        keep_first.write_text("\n" + "\n".join(ids.read_text().splitlines()[1:]) + "\n")
+        revoked = run(cli_fleet, "revoke", "--ids", str(keep_first), queue="rq")
+        assert revoked.returncode == 0 and "revoked 2 jobs" in revoked.stdout, revoked.stderr
+        out = tmp_path / "out.jsonl"
+        run(cli_fleet, "results", "--ids", str(ids), "--output", str(out), "--timeout", "30",
+            queue="rq")  # fmt: skip
+        lines = read_lines(out)
+        assert "content" in lines[0]
+        assert [line.get("errorType") for line in lines[1:]] == ["Revoked", "Revoked"]
+    finally:
+        cli_fleet.workers[-1].stop()
+        cli_fleet.workers.pop()
+
+
+def test_a_queue_without_live_worker_is_reported_within_the_wait(cli_fleet: LocalFleet) -> None:
+    done = run(cli_fleet, "enqueue", "hello", "--wait", "--timeout", "5", queue="nobody-listens")
+    assert done.returncode == 1
+    assert "no live worker consumes queue 'nobody-listens'" in done.stderr
+    line = json.loads(done.stdout)
+    assert line["errorType"] == "Timeout" and "no result within 5 s" in line["error"]
+
+
+def test_ctrl_c_writes_what_it_has_and_says_how_to_revoke_the_rest(
+    cli_fleet: LocalFleet, tmp_path: Path
+) -> None:
+    assert cli_fleet.stub is not None
+    cli_fleet.stub.reset()
+    quick = [request(f"quick {i}") for i in range(4)]
+    slow = [request(f"slow {i} [[stub:slow=6000]]") for i in range(2)]
+    batch = write_batch(tmp_path / "jobs.jsonl", [*quick, *slow])
+    out = tmp_path / "out.jsonl"
+    process = subprocess.Popen(
+        [*CLI, "enqueue", "--jsonl", str(batch), "--wait", "--output", str(out)],
+        env=env_for(cli_fleet), cwd=cli_fleet.workdir, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while cli_fleet.stub.calls()["total"] < 6 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # the quick answers reach the result backend and the CLI
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    lines = read_lines(out)
+    assert len(lines) == 6
+    assert all("content" in line for line in lines[:4])
+    assert [line["errorType"] for line in lines[4:]] == ["Interrupted", "Interrupted"]
+    assert "2 jobs are still queued or running" in stderr
+    pending = Path(f"{out}.pending-ids")
+    assert f"llmix-workers revoke --ids {pending}" in stderr
+    assert [line for line in pending.read_text().splitlines() if line] == [
+        line["taskId"] for line in lines[4:]
+    ]
+
+
+def test_failures_name_their_worker_and_workers_shows_the_key_problem(
+    cli_fleet: LocalFleet, tmp_path: Path
+) -> None:
+    assert cli_fleet.stub is not None
+    cli_fleet.stub.script(reject_keys=[REJECTED_KEY])
+    cli_fleet.worker_env.update(OPENAI_API_KEY=REJECTED_KEY, LLMIX_LLM__KEY_COOLOFF_S="3")
+    try:
+        cli_fleet.add_worker("k1", concurrency=2, queues="keys")
+    finally:
+        del cli_fleet.worker_env["OPENAI_API_KEY"], cli_fleet.worker_env["LLMIX_LLM__KEY_COOLOFF_S"]
+    try:
+        batch = write_batch(tmp_path / "jobs.jsonl", [request("k a"), request("k b")])
+        out = tmp_path / "out.jsonl"
+        done = run(cli_fleet, "enqueue", "--jsonl", str(batch), "--wait", "--output", str(out),
+                   queue="keys")  # fmt: skip
+        assert done.returncode == 1
+        lines = read_lines(out)
+        assert [line["errorType"] for line in lines] == ["AuthError", "AuthError"]
+        assert {line["worker"] for line in lines} == {"k1@llmix"}
+        assert "AuthError 2" in done.stderr and REJECTED_KEY not in done.stderr + done.stdout
+        view = run(cli_fleet, "workers", "--json")
+        assert view.returncode == 1, view.stderr
+        rows = {row["node"]: row for row in json.loads(view.stdout)["processes"]}
+        assert "openai" in rows["k1@llmix"]["keyProblem"]
+        assert rows["k1@llmix"]["pool"] == "threads" and rows["k1@llmix"]["concurrency"] == 2
+        assert "keyProblem" not in rows["c1@llmix"]
+        assert REJECTED_KEY not in view.stdout
+        table = run(cli_fleet, "workers")
+        assert "no usable API key for openai" in table.stdout and "threads" in table.stdout
+        assert REJECTED_KEY not in table.stdout + table.stderr
+        cli_fleet.stub.script(reject_keys=[])
+        time.sleep(3.5)  # the cool-off
+        again = run(cli_fleet, "enqueue", "k c", "--wait", queue="keys")
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["worker"] == "k1@llmix"
+    finally:
+        cli_fleet.stub.script(reject_keys=[])
+        cli_fleet.workers[-1].stop()
+        cli_fleet.workers.pop()
+
+
+@pytest.fixture
+def results_redis() -> Iterator[PrivateRedis]:
+    with PrivateRedis() as server:
+        yield server
+
+
+def test_a_result_backend_restart_during_the_wait_loses_no_line(
+    cli_fleet: LocalFleet, results_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    assert cli_fleet.stub is not None
+    cli_fleet.stub.reset()
+    backend = {"LLMIX_WORKER__RESULT_BACKEND": results_redis.url}
+    cli_fleet.worker_env.update(backend)
+    try:
+        cli_fleet.add_worker("b1", concurrency=8, queues="rb")
+    finally:
+        del cli_fleet.worker_env["LLMIX_WORKER__RESULT_BACKEND"]
+    try:
+        reqs = [request(f"restart {i} [[stub:slow=4000]]") for i in range(6)]
+        out = tmp_path / "out.jsonl"
+        process = subprocess.Popen(
+            [*CLI, "enqueue", "--jsonl", str(write_batch(tmp_path / "j", reqs)), "--wait",
+             "--output", str(out), "--timeout", "90"],
+            env=env_for(cli_fleet, "rb", **backend), cwd=cli_fleet.workdir,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while cli_fleet.stub.calls()["total"] < 6 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        results_redis.stop()  # while every job is still at the provider
+        time.sleep(1.0)
+        results_redis.start()
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+        lines = read_lines(out)
+        assert len(lines) == 6 and all("content" in line for line in lines), lines
+    finally:
+        cli_fleet.workers[-1].stop()
+        cli_fleet.workers.pop()
