@@ -61,11 +61,17 @@ class PrivateRedis:
         *,
         appendonly: bool = False,
         extra_args: Sequence[str] = (),
+        config_text: str = "",
     ) -> None:
+        """``appendonly`` turns on AOF persistence; ``extra_args`` follow the defaults
+        (``--cluster-enabled yes``, ``--replicaof h p``, ``--sentinel``, ``--requirepass``);
+        ``config_text`` is written to a config file given first (Sentinel needs one it can
+        rewrite)."""
         self.binary = binary or find_redis_server()
         self.port = port or free_port()
         self.appendonly = appendonly
         self.extra_args = list(extra_args)
+        self.config_text = config_text
         self._dir = tempfile.TemporaryDirectory(prefix="llmix-redis-")
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -74,13 +80,23 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     @property
+    def dir(self) -> Path:
+        """The server's working directory (logs, config, cluster state)."""
+        return Path(self._dir.name)
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
     def start(self, timeout_s: float = 10.0) -> PrivateRedis:
         """Start the server and wait until it answers PING."""
+        config: list[str] = []
+        if self.config_text:
+            (self.dir / "redis.conf").write_text(self.config_text)
+            config = [str(self.dir / "redis.conf")]
         args = [
             self.binary,
+            *config,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",

@@ -7,18 +7,23 @@ from typing import Any, Final
 from celery import Celery, Task
 
 from llmix_workers.errors import LLMError
+from llmix_workers.jobs.build import build_fleet_control
 from llmix_workers.jobs.job import CompletionJob
+from llmix_workers.telemetry.tracing import SPAN_CACHE_CLEAR, get_tracer
 from llmix_workers.worker.runtime import runtime_for
 
 #: Celery task names: explicit and stable, never the import path.
 TASK_COMPLETE: Final = "llmix.complete"
 #: Returns its argument: the benchmark's baseline on the same broker and pool.
 TASK_NOOP: Final = "llmix.noop"
+#: A fleet-wide clear; its result is the report ``cache clear --json`` prints.
+TASK_CACHE_CLEAR: Final = "llmix.cache_clear"
 
 
 def register(app: Celery) -> None:
-    """Register ``llmix.complete`` and ``llmix.noop`` on ``app`` only (not shared: a process
-    with several apps, a producer beside a control app, keeps one callable per name)."""
+    """Register ``llmix.complete``, ``llmix.noop`` and ``llmix.cache_clear`` on ``app`` only
+    (not shared: a process with several apps, a producer beside a control app, keeps one
+    callable per name)."""
     settings = app.settings
 
     @app.task(  # type: ignore[untyped-decorator]
@@ -50,3 +55,23 @@ def register(app: Celery) -> None:
     def noop(payload: Any) -> Any:
         """Return the payload: the benchmark's baseline on the same broker and pool."""
         return payload
+
+    @app.task(name=TASK_CACHE_CLEAR, shared=False)  # type: ignore[untyped-decorator]
+    def cache_clear(timeout_s: float | None = None) -> dict[str, Any]:
+        """Clear L2 and every L1 of the fleet (:class:`~llmix_workers.fleet.control.
+        FleetControl`); return the report as ``cache clear --json`` prints it. An incomplete
+        clear is a result (``complete`` false), not a task failure; no Redis URL fails it."""
+        control = build_fleet_control(settings)
+        try:
+            with get_tracer().start_as_current_span(SPAN_CACHE_CLEAR) as span:
+                cleared = control.clear(timeout_s=timeout_s)
+                span.set_attribute("llmix.cache.generation", cleared.generation or 0)
+                span.set_attribute("llmix.cache.l2_deleted", cleared.l2_deleted)
+        finally:
+            control.close()
+        telemetry = runtime_for(settings).telemetry
+        if telemetry is not None:
+            result = "ok" if cleared.complete else "failed" if cleared.l2_error else "incomplete"
+            telemetry.metrics.clear("fleet", result)
+        report: dict[str, Any] = cleared.as_json()
+        return report
