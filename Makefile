@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/cache_bench.py
 	$(BIN)/python bench/worker_bench.py
 	$(BIN)/python bench/fleet_bench.py
+	$(BIN)/python bench/telemetry_bench.py
 	$(BIN)/python bench/batch_bench.py
 	$(BIN)/python bench/chunk_bench.py
 
@@ -58,3 +59,11 @@ clean:
 .PHONY: chart
 chart: $(STAMP)
 	$(BIN)/pytest tests/chart -q
+
+# The fault suite (real workers, private Redis/RabbitMQ, the stub) and the page made from it.
+.PHONY: faults reliability
+faults: $(STAMP)
+	$(BIN)/pytest -m faults tests/faults -q
+
+reliability: $(STAMP)
+	$(BIN)/python -m llmix_workers.testing.reliability_report

@@ -11,10 +11,11 @@ Usable without the CLI::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
-from celery import Celery
+from celery import Celery, _state
 
 from llmix_workers.errors import InvalidRequest, LlmixError
 from llmix_workers.jobs.build import build_cache_first
@@ -70,7 +71,8 @@ class CompletionProducer:
         """
         payload: Any = self._payload(request) if validate else request
         queue = queue or self.settings.worker.queue
-        result = self.app.send_task(TASK_COMPLETE, args=[payload], queue=queue)
+        with _current(self.app):
+            result = self.app.send_task(TASK_COMPLETE, args=[payload], queue=queue)
         return str(result.id)
 
     def complete(
@@ -208,6 +210,22 @@ def _record(
 def _chunks(items: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
     while chunk := list(islice(items, size)):
         yield chunk
+
+
+@contextmanager
+def _current(app: Celery) -> Iterator[None]:
+    """``app`` as this thread's current Celery app while publishing, then the previous one back.
+
+    The OpenTelemetry Celery instrumentation looks a published task up in the current app and
+    ends the publish span only when it finds it; our app is not set as current (it must not
+    displace the user's own), so without this the span would never end nor be exported.
+    """
+    previous = getattr(_state._tls, "current_app", None)
+    app.set_current()
+    try:
+        yield
+    finally:
+        _state._tls.current_app = previous
 
 
 __all__ = ["Batch", "CompletionProducer", "JobFailed", "JobOutcome"]

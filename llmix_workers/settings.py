@@ -34,13 +34,14 @@ from pydantic_settings import (
 from llmix_workers.cache.keys import DEFAULT_KEY_PREFIX
 from llmix_workers.cache.strategy import CachingStrategy
 from llmix_workers.errors import ConfigError
+from llmix_workers.topology.url import SCHEMES, parse_redis_url
 
 ENV_PREFIX = "LLMIX_"
 SETTINGS_FILE_ENV = "LLMIX_SETTINGS"
 _settings_file: ContextVar[Path | None] = ContextVar("llmix_settings_file", default=None)
 
 
-REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+REDIS_SCHEMES = frozenset(SCHEMES)
 BROKER_SCHEMES = REDIS_SCHEMES | {"amqp", "amqps", "pyamqp"}
 
 
@@ -59,14 +60,21 @@ def _url_with_scheme(value: SecretStr | None, schemes: frozenset[str]) -> Secret
     host = rest.rpartition("@")[2].split("/", 1)[0].split("?", 1)[0]
     if scheme != "unix" and not host:
         raise ValueError(f"names no host (got {scheme}:// with nothing after it)")
+    if scheme in REDIS_SCHEMES:
+        try:
+            parse_redis_url(text)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
     return value
 
 
-#: A Redis URL setting: a secret (it may hold a password), ``redis://``, ``rediss://``, ``unix://``.
+#: A Redis URL setting: a secret (it may hold a password), ``redis://``, ``rediss://``,
+#: ``unix://``, ``redis+cluster://``, ``redis+sentinel://`` (see :mod:`llmix_workers.topology`).
 RedisUrl = Annotated[
     SecretStr | None, AfterValidator(lambda value: _url_with_scheme(value, REDIS_SCHEMES))
 ]
-#: A broker or result-backend URL: a Redis URL, or AMQP (RabbitMQ).
+#: A broker or result-backend URL: a Redis URL, or AMQP (RabbitMQ). A Redis Cluster URL passes
+#: here and is refused by ``create_app`` (Celery has no cluster transport).
 BrokerUrl = Annotated[
     SecretStr | None, AfterValidator(lambda value: _url_with_scheme(value, BROKER_SCHEMES))
 ]
@@ -179,6 +187,7 @@ class WorkerSettings(_Section):
     result_expires_s: int = Field(86_400, ge=1)
     max_request_bytes: int = Field(1_048_576, ge=1024)
     max_requeues: int = Field(5, ge=0, le=100)
+    task_events: bool = False
 
 
 class ModelPrice(_Section):

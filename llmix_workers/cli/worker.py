@@ -35,9 +35,10 @@ def worker(
     max_tasks_per_child: int | None,
 ) -> None:
     """Start a Celery worker that runs completion jobs through the cache."""
-    from llmix_workers.worker.app import create_app
+    from llmix_workers.worker.app import check_redis_credentials, create_app
 
     settings = settings_from(ctx)
+    check_redis_credentials(settings)
     if metrics_port is not None:
         telemetry = settings.telemetry.model_copy(update={"metrics_port": metrics_port})
         settings = settings.model_copy(update={"telemetry": telemetry})

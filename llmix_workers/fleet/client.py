@@ -8,24 +8,27 @@ import redis
 
 from llmix_workers.errors import ConfigError
 from llmix_workers.settings import Settings
+from llmix_workers.topology.clients import CLUSTER_ERRORS, redis_client
 
-#: What a Redis round trip raises when the server is down, slow or confused.
-REDIS_ERRORS: Final = (redis.RedisError, OSError)
+#: What a Redis round trip raises when the server (or a cluster) is down, slow or confused.
+REDIS_ERRORS: Final = CLUSTER_ERRORS
 
 
 def fleet_client(settings: Settings, *, socket_timeout_s: float | None = None) -> redis.Redis:
-    """A redis-py client for fleet state (``fleet.redis_url``, else the cache's Redis).
+    """A redis-py client for fleet state (``fleet.redis_url``, else the cache's Redis), of the
+    URL's topology (a ``RedisCluster`` for ``redis+cluster://``, the Sentinel primary for
+    ``redis+sentinel://``).
 
     Raises:
-        ConfigError: no Redis URL is configured at all.
+        ConfigError: no Redis URL is configured at all, or no cluster seed node answered.
     """
     url = settings.fleet_redis_url
     if not url:
         raise ConfigError("fleet coordination needs Redis: set REDIS_URL or fleet.redis_url")
     timeout = settings.redis.socket_timeout_s if socket_timeout_s is None else socket_timeout_s
-    return redis.Redis.from_url(
+    return redis_client(
         url,
-        socket_timeout=timeout,
-        socket_connect_timeout=settings.redis.connect_timeout_s,
+        socket_timeout_s=timeout,
+        connect_timeout_s=settings.redis.connect_timeout_s,
         health_check_interval=0,
     )

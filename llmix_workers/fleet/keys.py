@@ -1,4 +1,8 @@
-"""FleetKeys: every Redis name of the fleet state, under one ``llmix:fleet:<key prefix>`` root."""
+"""FleetKeys: every Redis name of the fleet state, under one ``llmix:fleet:{<key prefix>}:`` root.
+
+The braces are a Redis Cluster hash tag: every fleet key of one fleet lives in one slot, so the
+clear's transaction (flag + generation) and the member's pipelined sync stay on one node.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +21,16 @@ class FleetKeys:
     ``generation`` (int) moves on every clear; ``blocked`` is set while, or because, an L2
     clear did not finish; ``members`` is a sorted set of ``node|pid`` scored by last heartbeat;
     ``events`` is the pub/sub channel of clears and stats requests; ``replies:<id>`` lists the
-    answers to one request; ``lock:<digest>`` is the single-flight lock of one cache key.
+    answers to one request; ``lock:<digest>`` is the single-flight lock of one cache key;
+    ``control_round`` and ``control_result:<id>`` let the nodes reached by one Celery broadcast
+    share one clear.
     """
 
     root: str
 
     @classmethod
     def for_prefix(cls, key_prefix: str) -> FleetKeys:
-        return cls(f"{FLEET_ROOT}{key_prefix}")
+        return cls(f"{FLEET_ROOT}{{{key_prefix}}}:")
 
     @property
     def generation(self) -> str:
@@ -50,6 +56,13 @@ class FleetKeys:
 
     def replies(self, request_id: str) -> str:
         return f"{self.root}replies:{request_id}"
+
+    @property
+    def control_round(self) -> str:
+        return self.root + "control_round"
+
+    def control_result(self, round_id: str) -> str:
+        return f"{self.root}control_result:{round_id}"
 
     def lock(self, cache_key: str) -> str:
         return self.root + "lock:" + hashlib.sha256(cache_key.encode()).hexdigest()[:32]

@@ -13,6 +13,7 @@ from typing import Any
 from llmix_workers.cache.backend import MISS
 from llmix_workers.cache.keys import DEFAULT_KEY_PREFIX, generate_cache_key
 from llmix_workers.cache.tiered import CacheHit, TwoTierCache
+from llmix_workers.errors import LLMError
 from llmix_workers.fleet.lock import KeyLock
 from llmix_workers.jobs.job import READING_MODES, WRITING_MODES, CompletionJob
 from llmix_workers.jobs.observer import JobObserver, NullObserver
@@ -46,19 +47,26 @@ class CompletionService:
         self.prefix = cache.key_prefix if cache is not None else DEFAULT_KEY_PREFIX
         self._flights: SingleFlight[tuple[LLMResult | CacheHit, bool]] = SingleFlight()
 
-    def complete(self, job: CompletionJob) -> dict[str, Any]:
+    def complete(self, job: CompletionJob, *, requeue_pending: bool = False) -> dict[str, Any]:
         """The job's output (camelCase, JSON-ready). Raises the provider layer's ``LLMError``.
 
         ``coalesced`` is true when the job waited for another job's call instead of making its
         own: in this process (single flight) or in another worker (the fleet lock).
+        ``requeue_pending``: the caller re-queues the job on a retryable ``LLMError``, so such
+        a try is not a finished job and is not reported to ``observer.finished``.
         """
         started = time.perf_counter()
         output = None
+        report = True
         try:
             output = self._complete(job, started)
             return output
+        except LLMError as exc:
+            report = not (requeue_pending and exc.retryable)
+            raise
         finally:
-            self.observer.finished(job.request, output, time.perf_counter() - started)
+            if report:
+                self.observer.finished(job.request, output, time.perf_counter() - started)
 
     def _complete(self, job: CompletionJob, started: float) -> dict[str, Any]:
         key = generate_cache_key(job.request.wire(), self.prefix)

@@ -50,10 +50,13 @@ class _Counted:
 
 
 class _Traced(_Counted):
-    def __init__(self, metrics: Metrics | None, span: trace.Span, key: str = "") -> None:
+    def __init__(
+        self, metrics: Metrics | None, span: trace.Span, key: str = "", content: bool = False
+    ) -> None:
         super().__init__(metrics)
         self.span = span
         self.key = key
+        self.content = content
 
     def found(self, outcome: str) -> None:
         super().found(outcome)
@@ -66,6 +69,9 @@ class _Traced(_Counted):
         self.span.set_attributes(
             t.llm_response_attributes(result.model, usage.input_tokens, usage.output_tokens)
         )
+        if self.content:
+            answer = orjson.dumps([{"role": "assistant", "content": result.content}]).decode()
+            self.span.set_attribute(t.GEN_AI_OUTPUT_MESSAGES, answer)
 
 
 class JobTelemetry:
@@ -127,16 +133,16 @@ class JobTelemetry:
             metrics.completion(request.provider, request.model, "error", "miss", duration_s)
             return
         hit = output.get("cacheHit")
-        metrics.completion(request.provider, request.model, "ok", _CACHE_OF_HIT.get(hit, "miss"),
-                           duration_s)  # fmt: skip
-        if hit or output.get("coalesced"):
-            usage = output.get("usage") or {}
-            metrics.tokens_saved(
-                request.provider,
-                str(output.get("model") or request.model),
-                int(usage.get("inputTokens", 0)),
-                int(usage.get("outputTokens", 0)),
-            )
+        cache = _CACHE_OF_HIT.get(hit, "miss")
+        if not hit and not output.get("coalesced"):
+            metrics.completion(request.provider, request.model, "ok", cache, duration_s)
+            return
+        usage = output.get("usage") or {}
+        metrics.shared_completion(
+            request.provider, request.model, cache, duration_s,
+            str(output.get("model") or request.model),
+            int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0)),
+        )  # fmt: skip
 
     @contextmanager
     def _call(self, request: LLMRequest) -> Iterator[CallRecord]:
@@ -148,11 +154,11 @@ class JobTelemetry:
             attributes = t.llm_request_attributes(request.provider, request.model)
             if self._record_content:
                 messages = orjson.dumps(request.messages, default=str).decode()
-                attributes.update(t.content_attributes(True, messages, ""))
+                attributes[t.GEN_AI_INPUT_MESSAGES] = messages
             with self._tracer.start_as_current_span(
                 t.SPAN_LLM_CALL, kind=trace.SpanKind.CLIENT, attributes=attributes
             ) as span:
-                yield _Traced(self.metrics, span)
+                yield _Traced(self.metrics, span, content=self._record_content)
         finally:
             if self.metrics is not None:
                 self.metrics.llm_call(request.provider, request.model, _now() - started)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from llmix_workers.telemetry.bound import Inc, bound_inc, bound_observe, not_negative
 from llmix_workers.telemetry.catalogue import (
     CLEAR_RESULTS,
     CLEAR_SCOPES,
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["Metrics", "status_class"]
 
 _BREAKER_VALUES = {"CLOSED": 0, "HALF_OPEN": 1, "OPEN": 2}
+#: Raw model names kept for the one-lookup path, per ``max_models``.
+_NAMES_PER_LABEL = 4
 _K = TypeVar("_K")
 _T = TypeVar("_T")
 
@@ -49,11 +52,11 @@ class Price(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _ModelSeries:
-    completions: dict[str, Counter]
+    completions: dict[str, Inc]
     call_duration: Histogram
-    tokens: tuple[Counter, Counter]
-    saved: tuple[Counter, Counter]
-    cost_saved: Counter
+    tokens: tuple[Inc, Inc]
+    saved: tuple[Inc, Inc]
+    cost_saved: Inc
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +97,12 @@ class Metrics:
         self._lock = threading.Lock()
         self._models: dict[str, str] = {}
         self._by_model: dict[tuple[str, str], _ModelSeries] = {}
+        self._by_name: dict[tuple[str, str], _ModelSeries] = {}
         self._by_provider: dict[str, _ProviderSeries] = {}
-        self._lookups = {o: f.lookups.labels(o) for o in LOOKUP_OUTCOMES}
-        self._durations = {c: f.completion_duration.labels(c) for c in LOOKUP_OUTCOMES}
+        self._lookups = {o: bound_inc(f.lookups.labels(o)) for o in LOOKUP_OUTCOMES}
+        self._durations = {
+            c: bound_observe(f.completion_duration.labels(c)) for c in LOOKUP_OUTCOMES
+        }
         self._l2_errors = {op: f.l2_errors.labels(op) for op in L2_OPERATIONS}
         self._clears = {(s, r): f.clears.labels(s, r) for s in CLEAR_SCOPES for r in CLEAR_RESULTS}
         self._waits = {k: f.single_flight_waits.labels(k) for k in WAIT_KINDS}
@@ -121,28 +127,34 @@ class Metrics:
         return self._models.get(model, OTHER_MODEL)
 
     def _model(self, provider: str, model: str) -> _ModelSeries:
+        series = self._by_name.get((provider, model))
+        return series if series is not None else self._model_slow(provider, model)
+
+    def _model_slow(self, provider: str, model: str) -> _ModelSeries:
         key = (provider, self.model_label(model))
-        series = self._by_model.get(key)
-        if series is None:
-            with self._lock:
-                series = self._by_model.get(key) or self._new_model_series(*key)
-                self._by_model[key] = series
+        with self._lock:
+            series = self._by_model.get(key) or self._new_model_series(*key)
+            self._by_model[key] = series
+            if len(self._by_name) < _NAMES_PER_LABEL * self._max_models:
+                self._by_name[(provider, model)] = series
         return series
 
     def _new_model_series(self, provider: str, model: str) -> _ModelSeries:
         f = self._f
         return _ModelSeries(
-            completions={o: f.completions.labels(provider, model, o) for o in COMPLETION_OUTCOMES},
+            completions={
+                o: bound_inc(f.completions.labels(provider, model, o)) for o in COMPLETION_OUTCOMES
+            },
             call_duration=f.llm_call_duration.labels(provider, model),
             tokens=(
-                f.tokens.labels(provider, model, "input"),
-                f.tokens.labels(provider, model, "output"),
+                bound_inc(f.tokens.labels(provider, model, "input")),
+                bound_inc(f.tokens.labels(provider, model, "output")),
             ),
             saved=(
-                f.tokens_saved.labels(provider, model, "input"),
-                f.tokens_saved.labels(provider, model, "output"),
+                bound_inc(f.tokens_saved.labels(provider, model, "input")),
+                bound_inc(f.tokens_saved.labels(provider, model, "output")),
             ),
-            cost_saved=f.cost_saved.labels(provider, model),
+            cost_saved=bound_inc(f.cost_saved.labels(provider, model)),
         )
 
     def _provider(self, provider: str) -> _ProviderSeries:
@@ -161,15 +173,39 @@ class Metrics:
 
     def lookup(self, outcome: str) -> None:
         """One cache lookup: ``l1_hit``, ``l2_hit`` or ``miss``."""
-        _pick(self._lookups, outcome, "outcome").inc()
+        (self._lookups.get(outcome) or _pick(self._lookups, outcome, "outcome"))(1)
 
     def completion(
         self, provider: str, model: str, outcome: str, cache: str, duration_s: float
     ) -> None:
         """A finished job: ``outcome`` ``ok``/``error``, ``cache`` as in :meth:`lookup`, seconds."""
         series = self._model(provider, model)
-        _pick(series.completions, outcome, "outcome").inc()
-        _pick(self._durations, cache, "cache").observe(duration_s)
+        try:
+            inc, observe = series.completions[outcome], self._durations[cache]
+        except KeyError:
+            _pick(series.completions, outcome, "outcome")
+            _pick(self._durations, cache, "cache")
+            raise
+        inc(1)
+        observe(duration_s)
+
+    def shared_completion(
+        self, provider: str, model: str, cache: str, duration_s: float,
+        saved_model: str, input_tokens: int, output_tokens: int,
+    ) -> float:  # fmt: skip
+        """A job answered by the cache or a shared call: :meth:`completion` (``ok``) and
+        :meth:`tokens_saved` for ``saved_model`` in one call; returns the USD saved."""
+        not_negative(input_tokens, output_tokens)
+        series = self._model(provider, model)
+        try:
+            observe = self._durations[cache]
+        except KeyError:
+            _pick(self._durations, cache, "cache")
+        series.completions["ok"](1)
+        observe(duration_s)
+        if saved_model != model:
+            series = self._model(provider, saved_model)
+        return self._save(series, saved_model, input_tokens, output_tokens)
 
     def llm_call(self, provider: str, model: str, duration_s: float) -> None:
         """One provider call, all its attempts, in seconds."""
@@ -177,24 +213,30 @@ class Metrics:
 
     def tokens(self, provider: str, model: str, input_tokens: int, output_tokens: int) -> None:
         """Tokens paid for in a provider call."""
+        not_negative(input_tokens, output_tokens)
         paid_in, paid_out = self._model(provider, model).tokens
-        paid_in.inc(input_tokens)
-        paid_out.inc(output_tokens)
+        paid_in(input_tokens)
+        paid_out(output_tokens)
 
     def tokens_saved(
         self, provider: str, model: str, input_tokens: int, output_tokens: int
     ) -> float:
         """Tokens a cache hit or shared call did not pay for; returns the USD saved (0 unpriced)."""
-        series = self._model(provider, model)
-        series.saved[0].inc(input_tokens)
-        series.saved[1].inc(output_tokens)
+        not_negative(input_tokens, output_tokens)
+        return self._save(self._model(provider, model), model, input_tokens, output_tokens)
+
+    def _save(
+        self, series: _ModelSeries, model: str, input_tokens: int, output_tokens: int
+    ) -> float:
+        series.saved[0](input_tokens)
+        series.saved[1](output_tokens)
         price = self._prices.get(model)
         if price is None:
             return 0.0
         usd = (
             input_tokens * price.input_per_million + output_tokens * price.output_per_million
         ) / 1e6
-        series.cost_saved.inc(usd)
+        series.cost_saved(usd)
         return usd
 
     def llm_error(self, provider: str, status_class: str) -> None:

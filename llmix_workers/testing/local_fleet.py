@@ -34,7 +34,9 @@ class WorkerDidNotStart(LlmixError):
 
 
 class LocalWorker:
-    """One ``llmix-workers worker`` process (node name ``name@llmix``)."""
+    """One ``llmix-workers worker`` process (node name ``name@llmix``); with ``celery_cli``,
+    one ``celery -A llmix_workers.celery_app worker`` process instead (Celery's own CLI, the
+    pool and concurrency also given through the environment, as Celery lets settings win)."""
 
     def __init__(
         self,
@@ -48,19 +50,27 @@ class LocalWorker:
         loglevel: str = "INFO",
         metrics_port: int = 0,
         max_tasks_per_child: int | None = None,
+        celery_cli: bool = False,
     ) -> None:
         self.name = name
         self.metrics_port = metrics_port
         self.hostname = f"{name}@llmix"
         self.log_path = workdir / f"{name}.log"
+        command = ["celery", "-A", "llmix_workers.celery_app"] if celery_cli else ["llmix_workers"]
         self._args = [
-            sys.executable, "-m", "llmix_workers", "worker",
+            sys.executable, "-m", *command, "worker",
             "-n", self.hostname, "--pool", pool, "-c", str(concurrency), "-Q", queues,
-            "-l", loglevel, "--metrics-port", str(metrics_port),
+            "-l", loglevel,
         ]  # fmt: skip
         if max_tasks_per_child:
             self._args.append(f"--max-tasks-per-child={max_tasks_per_child}")
         self._env = dict(env)
+        if celery_cli:
+            self._args += ["--without-gossip", "--without-mingle"]
+            self._env.update(LLMIX_WORKER__POOL=pool, LLMIX_WORKER__CONCURRENCY=str(concurrency),
+                             LLMIX_TELEMETRY__METRICS_PORT=str(metrics_port))  # fmt: skip
+        else:
+            self._args += ["--metrics-port", str(metrics_port)]
         self._workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None
 

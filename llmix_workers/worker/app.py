@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from celery import Celery
 
+from llmix_workers.errors import ConfigError
 from llmix_workers.settings import Settings
+from llmix_workers.topology.broker import celery_transport
 
 
 class LlmixCelery(Celery):  # type: ignore[misc]
-    """A Celery app that carries the Settings it was built from (``app.settings``)."""
+    """A Celery app that carries the Settings it was built from (``app.settings``); its remote
+    control gives each ``llmix_cache_clear`` broadcast an id the nodes share."""
 
     settings: Settings
+    control_cls = "llmix_workers.worker.control:LlmixControl"
 
 
 def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
@@ -21,20 +26,26 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
     Completion jobs are acknowledged late and rejected when their worker is lost, so a worker
     killed mid-job loses nothing: with the Redis broker the message becomes visible again after
     ``worker.visibility_timeout_s`` and another worker runs it. ``conf`` overrides Celery
-    settings (tests use it).
+    settings (tests use it). A ``redis+sentinel://`` broker or result backend becomes kombu's
+    ``sentinel://`` transport (:func:`~llmix_workers.topology.broker.celery_transport`).
+    ``worker.task_events`` turns on task events (for ``celery events``, Flower, celery-exporter).
 
     Raises:
-        ConfigError: no broker or result backend URL can be worked out.
+        ConfigError: no broker or result backend URL can be worked out, or one is a Redis
+            Cluster URL.
     """
-    from llmix_workers.worker import signals, tasks
+    from llmix_workers.worker import control, signals, tasks  # noqa: F401  (control registers)
     from llmix_workers.worker.node import HealthBeat
 
     worker = settings.worker
     app = LlmixCelery("llmix_workers", set_as_current=False)
     app.settings = settings
+    fallback = " (unset, so the Redis URL)"
+    broker_name = "worker.broker_url" + ("" if worker.broker_url else fallback)
+    backend_name = "worker.result_backend" + ("" if worker.result_backend else fallback)
+    broker = celery_transport(settings.broker_url, "broker", broker_name)
+    backend = celery_transport(settings.result_backend_url, "result_backend", backend_name)
     app.conf.update(
-        broker_url=settings.broker_url,
-        result_backend=settings.result_backend_url,
         broker_connection_retry_on_startup=True,
         broker_transport_options={
             "visibility_timeout": worker.visibility_timeout_s,
@@ -42,8 +53,15 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
             "unacked_restore_throttle": 1,
             "socket_timeout": 30,
             "socket_connect_timeout": 5,
+            **broker.pop("broker_transport_options", {}),
         },
-        result_backend_transport_options={"socket_timeout": 30, "socket_connect_timeout": 5},
+        result_backend_transport_options={
+            "socket_timeout": 30,
+            "socket_connect_timeout": 5,
+            **backend.pop("result_backend_transport_options", {}),
+        },
+        **broker,
+        **backend,
         task_default_queue=worker.queue,
         task_serializer="json",
         result_serializer="json",
@@ -51,7 +69,8 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
         result_accept_content=["json"],
         result_expires=worker.result_expires_s,
         # The worker's name and re-queue count on every result, failures included (the CLI's
-        # output lines carry them); a result backend restart is waited out, not a lost result.
+        # output lines carry them); a result backend restart or Sentinel failover is waited
+        # out, not a lost result.
         result_extended=True,
         result_backend_always_retry=True,
         result_backend_max_retries=30,
@@ -64,8 +83,8 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
         worker_concurrency=worker.concurrency,
         worker_prefetch_multiplier=worker.prefetch_multiplier,
         worker_hijack_root_logger=False,
-        worker_send_task_events=False,
-        task_send_sent_event=False,
+        worker_send_task_events=worker.task_events,
+        task_send_sent_event=worker.task_events,
         worker_enable_remote_control=True,
         broker_pool_limit=max(10, worker.concurrency),
         redis_max_connections=None,
@@ -75,3 +94,32 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
     tasks.register(app)
     signals.connect(app)
     return app
+
+
+def check_redis_credentials(settings: Settings) -> None:
+    """Refuse to start a worker when a Redis it needs rejects its credentials (one PING each).
+
+    An unreachable Redis is not an error here: Celery retries the broker, L2 degrades. A wrong
+    password or user is, since no retry can fix it (Celery would retry it for minutes).
+
+    Raises:
+        ConfigError: names the role (broker, result backend, cache, fleet state), never the URL.
+    """
+    roles = {
+        "broker": settings.broker_url,
+        "result backend": settings.result_backend_url,
+        "cache": settings.redis_url,
+        "fleet state": settings.fleet_redis_url,
+    }
+    for role, url in roles.items():
+        if not url or not url.startswith(("redis://", "rediss://", "unix://")):
+            continue
+        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        try:
+            client.ping()
+        except redis.AuthenticationError as exc:
+            raise ConfigError(f"the {role} Redis refused the credentials: {exc}") from None
+        except (redis.RedisError, OSError):
+            continue
+        finally:
+            client.close()

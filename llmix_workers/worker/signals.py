@@ -9,6 +9,7 @@ by the first task, so an in-process test worker needs none of this.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery
@@ -19,8 +20,12 @@ from celery.signals import (
     worker_shutdown,
 )
 
+from llmix_workers.errors import ConfigError
+from llmix_workers.topology.clients import check_reachable
 from llmix_workers.worker.node import NodeTelemetry
 from llmix_workers.worker.runtime import close_runtime, runtime_for, set_node_name
+
+logger = logging.getLogger(__name__)
 
 
 def connect(app: Celery) -> None:
@@ -29,6 +34,11 @@ def connect(app: Celery) -> None:
 
     def on_worker_init(sender: Any = None, **_: Any) -> None:
         set_node_name(_hostname(sender))
+        try:  # Celery swallows a handler's exceptions, not SystemExit
+            check_reachable([app.settings.redis_url, app.settings.fleet_redis_url])
+        except ConfigError as exc:
+            logger.critical("error: %s", exc)
+            raise SystemExit(2) from None
         prefork = "prefork" in repr(getattr(sender, "pool_cls", ""))
         NodeTelemetry(app, app.settings).start(_hostname(sender), prefork)
         if not prefork:

@@ -7,21 +7,28 @@ from typing import Any, Final
 from celery import Celery, Task
 
 from llmix_workers.errors import LLMError
+from llmix_workers.jobs.build import build_fleet_control
 from llmix_workers.jobs.job import CompletionJob
+from llmix_workers.telemetry.tracing import SPAN_CACHE_CLEAR, get_tracer
 from llmix_workers.worker.runtime import runtime_for
 
 #: Celery task names: explicit and stable, never the import path.
 TASK_COMPLETE: Final = "llmix.complete"
 #: Returns its argument: the benchmark's baseline on the same broker and pool.
 TASK_NOOP: Final = "llmix.noop"
+#: A fleet-wide clear; its result is the report ``cache clear --json`` prints.
+TASK_CACHE_CLEAR: Final = "llmix.cache_clear"
 
 
 def register(app: Celery) -> None:
-    """Register ``llmix.complete`` and ``llmix.noop`` on ``app``."""
+    """Register ``llmix.complete``, ``llmix.noop`` and ``llmix.cache_clear`` on ``app`` only
+    (not shared: a process with several apps, a producer beside a control app, keeps one
+    callable per name)."""
     settings = app.settings
 
     @app.task(  # type: ignore[untyped-decorator]
         name=TASK_COMPLETE,
+        shared=False,
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,
@@ -34,16 +41,37 @@ def register(app: Celery) -> None:
         job = CompletionJob.from_payload(
             payload, max_request_bytes=settings.worker.max_request_bytes
         )
+        can_requeue = self.request.retries < settings.worker.max_requeues
         try:
-            return runtime.service.complete(job)
+            return runtime.service.complete(job, requeue_pending=can_requeue)
         except LLMError as exc:
-            if exc.retryable and self.request.retries < settings.worker.max_requeues:
+            if exc.retryable and can_requeue:
                 if runtime.telemetry is not None:
                     runtime.telemetry.metrics.requeue(job.request.provider)
                 raise self.retry(exc=exc, countdown=max(exc.retry_after_s or 1.0, 0.1)) from exc
             raise
 
-    @app.task(name=TASK_NOOP)  # type: ignore[untyped-decorator]
+    @app.task(name=TASK_NOOP, shared=False)  # type: ignore[untyped-decorator]
     def noop(payload: Any) -> Any:
         """Return the payload: the benchmark's baseline on the same broker and pool."""
         return payload
+
+    @app.task(name=TASK_CACHE_CLEAR, shared=False)  # type: ignore[untyped-decorator]
+    def cache_clear(timeout_s: float | None = None) -> dict[str, Any]:
+        """Clear L2 and every L1 of the fleet (:class:`~llmix_workers.fleet.control.
+        FleetControl`); return the report as ``cache clear --json`` prints it. An incomplete
+        clear is a result (``complete`` false), not a task failure; no Redis URL fails it."""
+        control = build_fleet_control(settings)
+        try:
+            with get_tracer().start_as_current_span(SPAN_CACHE_CLEAR) as span:
+                cleared = control.clear(timeout_s=timeout_s)
+                span.set_attribute("llmix.cache.generation", cleared.generation or 0)
+                span.set_attribute("llmix.cache.l2_deleted", cleared.l2_deleted)
+        finally:
+            control.close()
+        telemetry = runtime_for(settings).telemetry
+        if telemetry is not None:
+            result = "ok" if cleared.complete else "failed" if cleared.l2_error else "incomplete"
+            telemetry.metrics.clear("fleet", result)
+        report: dict[str, Any] = cleared.as_json()
+        return report

@@ -103,7 +103,7 @@ def test_purge_empties_a_queue_no_worker_consumes(cli_fleet: LocalFleet, tmp_pat
 def test_revoked_jobs_are_skipped(cli_fleet: LocalFleet, tmp_path: Path) -> None:
     cli_fleet.add_worker("r1", concurrency=1, queues="rq")
     try:
-        reqs = [request("first [[stub:slow=2000]]"), request("second"), request("third")]
+        reqs = [request("first [[stub:slow=8000]]"), request("second"), request("third")]
         ids = tmp_path / "ids.txt"
         sent = run(cli_fleet, "enqueue", "--jsonl", str(write_batch(tmp_path / "j", reqs)),
                    "--ids", str(ids), queue="rq")  # fmt: skip

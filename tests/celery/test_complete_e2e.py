@@ -12,7 +12,7 @@ from llmix_workers.producer import CompletionProducer, JobFailed
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from tests.celery.jobs import calls_for, request
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -91,7 +91,9 @@ def test_a_failing_provider_makes_the_demo_give_up_clearly(
 def test_an_interrupted_demo_stops_everything(
     user_redis: PrivateRedis, tmp_path: Path, signum: int
 ) -> None:
-    env = demo_env(tmp_path, REDIS_URL=user_redis.url, LLMIX_DEMO_JOBS="50000")
+    # every job a task (no cache-first answers), so the batch is still being sent at the signal
+    env = demo_env(tmp_path, REDIS_URL=user_redis.url, LLMIX_DEMO_JOBS="50000",
+                   LLMIX_PRODUCER__CACHE_FIRST="false")  # fmt: skip
     process = subprocess.Popen(CLI, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)  # fmt: skip
     client = redis.Redis.from_url(user_redis.url)

@@ -24,7 +24,7 @@ from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.redis_server import PrivateRedis
 from tests.celery.jobs import calls_for, request
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 FLEET_ENV = {
     "LLMIX_FLEET__SYNC_INTERVAL_S": "0.5",

@@ -1,56 +1,57 @@
-"""The metric catalogue of issue 9: family name -> (type, label values to export).
+"""The metric catalogue as the code exports it: family name -> (type, label values to export).
 
-Kept here until ``llmix_workers.telemetry`` lands; the lead replaces this table by the metrics
-module's own list (names, types and label names must stay the same). The label values are the
-fixed sets of the catalogue; ``provider`` and ``model`` are examples.
+Read from :mod:`llmix_workers.telemetry.catalogue` (registered in a private registry), so a
+dashboard or alert query naming a metric the code does not export fails the dashboard tests.
+Counters carry ``_total`` as they do on ``/metrics``. Label values are the catalogue's fixed
+sets; ``provider`` and ``model`` are examples. A label this table does not know raises
+``KeyError`` at import: give it values here.
 """
 
 from __future__ import annotations
 
-PROVIDER = ("openai", "anthropic")
-MODEL = ("gpt-4o-mini",)
-DIRECTION = ("input", "output")
+import dataclasses
+from typing import Final
 
-CATALOGUE: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
-    "llmix_cache_lookups_total": ("counter", {"outcome": ("l1_hit", "l2_hit", "miss")}),
-    "llmix_l2_healthy": ("gauge", {}),
-    "llmix_l2_errors_total": ("counter", {"operation": ("get", "set", "delete")}),
-    "llmix_l2_blocked_reads_total": ("counter", {}),
-    "llmix_l1_entries": ("gauge", {}),
-    "llmix_l1_dropped_entries_total": ("counter", {}),
-    "llmix_cache_clears_total": (
-        "counter",
-        {"scope": ("local", "fleet"), "result": ("ok", "failed", "incomplete")},
-    ),
-    "llmix_fleet_generation": ("gauge", {}),
-    "llmix_single_flight_waits_total": ("counter", {"kind": ("in_process", "fleet_lock")}),
-    "llmix_fleet_lock_takeovers_total": ("counter", {}),
-    "llmix_completions_total": (
-        "counter",
-        {"provider": PROVIDER, "model": MODEL, "outcome": ("ok", "error")},
-    ),
-    "llmix_completion_duration_seconds": ("histogram", {"cache": ("l1_hit", "l2_hit", "miss")}),
-    "llmix_llm_call_duration_seconds": ("histogram", {"provider": PROVIDER, "model": MODEL}),
-    "llmix_llm_errors_total": (
-        "counter",
-        {
-            "provider": PROVIDER,
-            "status_class": ("4xx", "429", "5xx", "timeout", "network", "circuit_open"),
-        },
-    ),
-    "llmix_llm_retries_total": ("counter", {"provider": PROVIDER}),
-    "llmix_requeues_total": ("counter", {"provider": PROVIDER}),
-    "llmix_circuit_breaker_state": ("gauge", {"provider": PROVIDER}),
-    "llmix_tokens_total": (
-        "counter",
-        {"provider": PROVIDER, "model": MODEL, "direction": DIRECTION},
-    ),
-    "llmix_tokens_saved_total": (
-        "counter",
-        {"provider": PROVIDER, "model": MODEL, "direction": DIRECTION},
-    ),
-    "llmix_cost_saved_usd_total": ("counter", {"provider": PROVIDER, "model": MODEL}),
-    "llmix_worker_processes": ("gauge", {}),
+from prometheus_client import CollectorRegistry
+
+from llmix_workers.telemetry import catalogue as c
+
+PROVIDER: Final = ("openai", "anthropic")
+MODEL: Final = ("gpt-4o-mini",)
+
+_VALUES: Final[dict[str, tuple[str, ...]]] = {
+    "operation": c.L2_OPERATIONS,
+    "scope": c.CLEAR_SCOPES,
+    "result": c.CLEAR_RESULTS,
+    "kind": c.WAIT_KINDS,
+    "cache": c.LOOKUP_OUTCOMES,
+    "status_class": c.STATUS_CLASSES,
+    "direction": c.DIRECTIONS,
+    "provider": PROVIDER,
+    "model": MODEL,
+}
+#: ``outcome`` means a lookup's outcome on one family and a job's on the other.
+_OUTCOMES: Final = {
+    "llmix_cache_lookups_total": c.LOOKUP_OUTCOMES,
+    "llmix_completions_total": c.COMPLETION_OUTCOMES,
 }
 
-BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)  # fmt: skip
+
+def _exported() -> dict[str, tuple[str, dict[str, tuple[str, ...]]]]:
+    families = c.create_families(CollectorRegistry())
+    table: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {}
+    for field in dataclasses.fields(families):
+        metric = getattr(families, field.name)
+        [described] = metric.describe()
+        kind = described.type
+        name = f"{described.name}_total" if kind == "counter" else described.name
+        labels = {
+            label: _OUTCOMES[name] if label == "outcome" else _VALUES[label]
+            for label in metric._labelnames
+        }
+        table[name] = (kind, labels)
+    return table
+
+
+CATALOGUE: Final = _exported()
+BUCKETS_S: Final = c.DURATION_BUCKETS_S

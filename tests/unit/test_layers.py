@@ -27,6 +27,18 @@ FORBIDDEN = {
     "jobs": {"worker", "cli", "producer", "testing"},
     "telemetry": {"worker", "cli", "producer", "testing"},
     "worker": {"cli", "testing"},
+    "topology": {
+        "settings",
+        "cache",
+        "llm",
+        "fleet",
+        "jobs",
+        "telemetry",
+        "worker",
+        "cli",
+        "producer",
+        "testing",
+    },
 }
 #: Kept re-exports of paths that moved (documented in earlier releases).
 SHIMS = {PACKAGE / "llm" / "stub.py"}

@@ -18,8 +18,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from llmix_workers.cache.backend import MISS, Miss
+from llmix_workers.cache.backend import MISS, L2Backend, Miss
 from llmix_workers.errors import L2Unavailable
+from llmix_workers.topology.clients import connection_pool
+from llmix_workers.topology.url import parse_redis_url
 
 #: Keys per MGET when a batch is looked up (all MGETs of a batch go in one round trip).
 MGET_CHUNK: Final = 1000
@@ -52,7 +54,8 @@ def entry_pattern(prefix: str) -> str:
 
 
 class RedisL2:
-    """L2 entries as Redis strings (``SET key payload EX ttl``)."""
+    """L2 entries as Redis strings (``SET key payload EX ttl``) on a standalone Redis or the
+    Sentinel-managed primary (``redis+sentinel://``: a reconnect follows a failover)."""
 
     enabled = True
 
@@ -65,7 +68,7 @@ class RedisL2:
         max_connections: int = 64,
         protocol: int = 2,
     ) -> None:
-        self._pool = redis.ConnectionPool.from_url(
+        self._pool = connection_pool(
             url,
             socket_timeout=socket_timeout_s,
             socket_connect_timeout=connect_timeout_s,
@@ -80,9 +83,15 @@ class RedisL2:
         os.register_at_fork(after_in_child=lambda: _forget_connections(ref))
 
     @classmethod
-    def from_settings(cls, settings: RedisConfig) -> RedisL2:
+    def from_settings(cls, settings: RedisConfig) -> L2Backend:
+        """The L2 backend the URL's topology needs: RedisL2, or
+        :class:`~llmix_workers.cache.backends.redis_cluster.RedisClusterL2` for a cluster."""
         if settings.url is None:
             raise L2Unavailable("no Redis URL is configured")
+        if parse_redis_url(settings.url.get_secret_value()).kind == "cluster":
+            from llmix_workers.cache.backends.redis_cluster import RedisClusterL2
+
+            return RedisClusterL2.from_settings(settings)
         return cls(
             settings.url.get_secret_value(),
             socket_timeout_s=settings.socket_timeout_s,
@@ -106,13 +115,17 @@ class RedisL2:
                 return conn.read_response()
             except redis.ConnectionError:
                 # A connection that outlived a Redis restart fails once: redo it on a fresh one
-                # (a dead server refuses at once; a timeout is never retried).
+                # (a dead server refuses at once; a timeout is never retried). connect() first:
+                # a Sentinel-managed connection asks the sentinels for the primary there only.
                 conn.disconnect()
+                conn.connect()
                 conn.send_command(*args)
                 return conn.read_response()
         except _OUTAGES as exc:
-            if conn is not None:
+            if conn is not None:  # back to the pool: get_connection() connects it afresh
                 conn.disconnect()
+                self._local.conn = None
+                self._pool.release(conn)
             hung = isinstance(exc, redis.TimeoutError | TimeoutError)
             raise L2Unavailable(f"Redis {args[0]} failed: {exc}", timed_out=hung) from None
 
@@ -133,8 +146,10 @@ class RedisL2:
             conn.send_packed_command(conn.pack_commands([("MGET", *chunk) for chunk in chunks]))
             values = [value for chunk in chunks for value in conn.read_response()]
         except _OUTAGES as exc:
-            if conn is not None:
+            if conn is not None:  # back to the pool: get_connection() connects it afresh
                 conn.disconnect()
+                self._local.conn = None
+                self._pool.release(conn)
             hung = isinstance(exc, redis.TimeoutError | TimeoutError)
             raise L2Unavailable(f"Redis MGET failed: {exc}", timed_out=hung) from None
         return [MISS if value is None else value for value in values]

@@ -1,0 +1,114 @@
+"""Redis Sentinel for L2, fleet state, broker and results: the fleet carries on after a failover.
+
+One ``redis+sentinel://`` URL for every role; a threads node and a prefork node run jobs while
+the primary is killed. Jobs in flight finish (their L2 writes fail: L2 turns unhealthy), the
+sentinels promote the replica, L2 turns healthy again, no job fails or goes missing, and a clear
+after the failover is acknowledged by every process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from llmix_workers.cache.backends.redis import RedisL2
+from llmix_workers.errors import ConfigError, L2Unavailable
+from llmix_workers.jobs.build import build_fleet_control
+from llmix_workers.producer import CompletionProducer
+from llmix_workers.testing.local_fleet import LocalFleet
+from llmix_workers.testing.redis_sentinel import PrivateSentinel
+from tests.celery.jobs import calls_for, request
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def sentinel() -> Iterator[PrivateSentinel]:
+    try:
+        private = PrivateSentinel(down_after_ms=2000).start()
+    except ConfigError as exc:
+        pytest.fail(f"this test needs redis-server with Sentinel support: {exc}")
+    yield private
+    private.close()
+
+
+@pytest.fixture(scope="module")
+def fleet(sentinel: PrivateSentinel) -> Iterator[LocalFleet]:
+    with LocalFleet(redis_url=sentinel.url) as local:
+        local.worker_env.update(
+            LLMIX_FLEET__SYNC_INTERVAL_S="0.5",
+            LLMIX_FLEET__HEARTBEAT_TTL_S="3",
+            LLMIX_CACHE__L2_COOLOFF_S="0.5",
+            LLMIX_WORKER__PREFETCH_MULTIPLIER="1",
+            LLMIX_WORKER__VISIBILITY_TIMEOUT_S="6",
+            LLMIX_WORKER__RESTORE_INTERVAL_S="0.5",
+            LLMIX_LLM__TIMEOUT_S="20",
+        )
+        local.add_worker("t1", queues="llmix,t1", concurrency=8)
+        local.add_worker("p2", queues="llmix,p2", pool="prefork", concurrency=2)
+        yield local
+
+
+def test_the_fleet_carries_on_after_a_failover(
+    fleet: LocalFleet, sentinel: PrivateSentinel
+) -> None:
+    settings = fleet.settings(fleet={"heartbeat_ttl_s": 3})
+    producer = CompletionProducer(settings)
+    warmed = request("Cached before the failover.")
+    producer.complete(warmed, queue="t1")
+    in_flight = [request(f"[[stub:slow=1500]] In flight {n}.") for n in range(8)]
+    ids = [producer.submit(req, queue="t1") for req in in_flight]
+    ids += [producer.submit(request(f"Queued {n}."), queue="p2") for n in range(4)]
+    deadline = time.monotonic() + 30
+    while sum(calls_for(fleet, req) for req in in_flight) < 8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    old_port = sentinel.primary_port()
+    assert old_port is not None
+    sentinel.kill_primary()  # the 8 calls end while the sentinels still name the dead primary
+    new_port = sentinel.wait_for_failover(old_port)
+    assert new_port != old_port
+    ids += [producer.submit(request(f"After {n}."), queue=("t1", "p2")[n % 2]) for n in range(6)]
+    outputs = [producer.app.AsyncResult(task_id).get(timeout=120) for task_id in ids]
+    assert len(outputs) == 18 and all(o["content"].startswith("Stub answer") for o in outputs)
+    assert "L2 unhealthy" in fleet.workers[0].log()
+
+    for n in range(4):  # a few writes after the cool-off: L2 is healthy again everywhere
+        producer.complete(request(f"Healing {n}."), queue="t1")
+        producer.complete(request(f"Healing {n}."), queue="p2")
+    for queue in ("t1", "p2", "p2", "p2"):
+        producer.complete(warmed, queue=queue)
+    control = build_fleet_control(settings)
+    try:
+        replies, _ = control.stats(timeout_s=10)
+        assert len(replies.answers) == 3 and replies.silent == []
+        assert [p["l2Healthy"] for p in replies.answers] == [True, True, True], replies.answers
+        report = control.clear(timeout_s=10)
+    finally:
+        control.close()
+    assert report.complete, report
+    assert {row["node"]: row["processes"] for row in report.nodes()} == {
+        "t1@llmix": 1, "p2@llmix": 2,
+    }  # fmt: skip
+    before = calls_for(fleet, warmed)
+    assert producer.complete(warmed, queue="t1")["cacheHit"] is None  # dropped by the clear
+    assert calls_for(fleet, warmed) == before + 1
+
+
+def test_redis_l2_follows_the_new_primary_after_a_failover() -> None:
+    """RedisL2's per-thread connection re-asks the sentinels on reconnect (redis-py reconnects
+    a Sentinel-managed connection to the old address unless ``connect()`` is called)."""
+    with PrivateSentinel(down_after_ms=1000) as private:
+        backend = RedisL2(private.url, socket_timeout_s=0.5, connect_timeout_s=0.5)
+        backend.set("llmix:resp:v2:k", b"before", 60)
+        old_port = private.primary_port()
+        assert old_port is not None
+        private.kill_primary()
+        with pytest.raises(L2Unavailable):
+            backend.get("llmix:resp:v2:k")
+        private.wait_for_failover(old_port)
+        assert backend.get("llmix:resp:v2:k") == b"before"  # replicated, then promoted
+        backend.set("llmix:resp:v2:k", b"after", 60)
+        assert backend.get("llmix:resp:v2:k") == b"after"
+        backend.close()
