@@ -7,15 +7,15 @@ import sys
 import click
 import orjson
 
-from llmix_workers.cli.group import friendly_errors, settings_from
+from llmix_workers.cli.group import CONTEXT, friendly_errors, settings_from
 
 
-@click.group("cache")
+@click.group("cache", context_settings=CONTEXT)
 def cache_group() -> None:
     """Fleet-wide cache operations: clear, stats."""
 
 
-@cache_group.command("clear")
+@cache_group.command("clear", context_settings=CONTEXT)
 @click.option("--timeout", "timeout_s", type=float, default=None,
               help="Seconds to wait for acknowledgements (fleet.clear_timeout_s).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -41,7 +41,7 @@ def cache_clear(ctx: click.Context, timeout_s: float | None, as_json: bool) -> N
     sys.exit(0 if report.complete else 1)
 
 
-@cache_group.command("stats")
+@cache_group.command("stats", context_settings=CONTEXT)
 @click.option("--timeout", "timeout_s", type=float, default=None,
               help="Seconds to wait for answers (default: fleet.clear_timeout_s).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the stats as JSON.")

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
-from llmix_workers.cli.group import EXIT_INTERRUPTED, friendly_errors
+from llmix_workers.cli.group import CONTEXT, EXIT_INTERRUPTED, friendly_errors
 from llmix_workers.settings import Settings, load_settings, settings_file_path
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ def _print_failures(console: Console, outcomes: list[JobOutcome]) -> None:
         console.print(f"[red]job {outcome.index + 1} failed:[/red] {escape(outcome.error or '')}")
 
 
-@click.command("demo")
+@click.command("demo", context_settings=CONTEXT)
 @friendly_errors
 def demo() -> None:
     """End to end on this machine: private Redis, stub provider, two workers, a batch twice."""

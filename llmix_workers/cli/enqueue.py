@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from llmix_workers.cli.batch import Item, check_writable, read_jsonl
-from llmix_workers.cli.group import EXIT_INTERRUPTED, friendly_errors, settings_from
+from llmix_workers.cli.group import CONTEXT, EXIT_INTERRUPTED, friendly_errors, settings_from
 from llmix_workers.cli.output import console
 from llmix_workers.errors import ConfigError
 from llmix_workers.jobs.job import CACHE_MODES
@@ -94,7 +94,7 @@ def _report_sent(batch: Any, ids_file: str | None, err: Any) -> int:
     return 1 if batch.outcomes else 0
 
 
-@click.command("enqueue")
+@click.command("enqueue", context_settings=CONTEXT)
 @click.argument("prompt", required=False)
 @click.option("--jsonl", "jsonl", type=click.File("rb"), default=None,
               help="File of requests, one JSON object per line ('-' for stdin).")  # fmt: skip

@@ -11,7 +11,7 @@ import click
 import orjson
 from rich.markup import escape
 
-from llmix_workers.cli.group import friendly_errors, settings_from
+from llmix_workers.cli.group import CONTEXT, friendly_errors, settings_from
 from llmix_workers.cli.output import console, print_table
 
 NO_KEY = (
@@ -22,7 +22,7 @@ COLUMNS = ("node", "pid", "pool", "concurrency", "L1 size", "L2 healthy", "L2 bl
            "API keys", "last heartbeat")  # fmt: skip
 
 
-@click.command("workers")
+@click.command("workers", context_settings=CONTEXT)
 @click.option("--timeout", "timeout_s", type=float, default=None,
               help="Seconds to wait for answers (default: fleet.clear_timeout_s).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the processes as JSON.")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from llmix_workers.cli.batch import check_writable
-from llmix_workers.cli.group import friendly_errors, settings_from
+from llmix_workers.cli.group import CONTEXT, friendly_errors, settings_from
 from llmix_workers.cli.output import console
 from llmix_workers.errors import ConfigError
 
@@ -32,7 +32,7 @@ def read_ids(path: str) -> list[str | None]:
     return ids
 
 
-@click.command("results")
+@click.command("results", context_settings=CONTEXT)
 @click.option("--ids", "ids_file", required=True, type=click.Path(dir_okay=False), help=IDS_HELP)
 @click.option("--output", type=click.Path(dir_okay=False), default=None,
               help="Write results as JSONL, a line per id line (default: stdout).")  # fmt: skip
@@ -63,7 +63,7 @@ def results(
     sys.exit(code)
 
 
-@click.command("revoke")
+@click.command("revoke", context_settings=CONTEXT)
 @click.option("--ids", "ids_file", required=True, type=click.Path(dir_okay=False), help=IDS_HELP)
 @click.option("--terminate", is_flag=True, help="Also stop jobs already running.")
 @click.pass_context
@@ -85,7 +85,7 @@ def revoke(ctx: click.Context, ids_file: str, terminate: bool) -> None:
     click.echo(f"revoked {len(ids):,} jobs" + (" (running ones stopped)" if terminate else ""))
 
 
-@click.command("purge")
+@click.command("purge", context_settings=CONTEXT)
 @click.option("-Q", "--queue", default=None, help="Queue to empty (default: worker.queue).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context

@@ -8,13 +8,13 @@ from typing import Any
 import click
 import orjson
 
-from llmix_workers.cli.group import friendly_errors, settings_from
+from llmix_workers.cli.group import CONTEXT, friendly_errors, settings_from
 from llmix_workers.cli.urls import masked_key, masked_url
 from llmix_workers.errors import ConfigError
 from llmix_workers.settings import Settings
 
 
-@click.command("settings")
+@click.command("settings", context_settings=CONTEXT)
 @click.pass_context
 @friendly_errors
 def show_settings(ctx: click.Context) -> None:

@@ -6,11 +6,11 @@ import sys
 
 import click
 
-from llmix_workers.cli.group import friendly_errors
+from llmix_workers.cli.group import CONTEXT, friendly_errors
 from llmix_workers.errors import ConfigError
 
 
-@click.command("stub-provider")
+@click.command("stub-provider", context_settings=CONTEXT)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8099, show_default=True, help="0 picks one."

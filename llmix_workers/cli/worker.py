@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from llmix_workers.cli.group import friendly_errors, settings_from
+from llmix_workers.cli.group import CONTEXT, friendly_errors, settings_from
 
 
-@click.command("worker")
+@click.command("worker", context_settings=CONTEXT)
 @click.option("--pool", type=click.Choice(["threads", "prefork", "solo"]), default=None,
               help="Worker pool (default: worker.pool, threads).")  # fmt: skip
 @click.option("-c", "--concurrency", type=click.IntRange(1, 1000), default=None,

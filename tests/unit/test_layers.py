@@ -72,3 +72,12 @@ def test_no_upward_imports(layer: str) -> None:
 
 def test_the_checker_sees_imports() -> None:
     assert "settings" in imported_packages(PACKAGE / "jobs" / "build.py")
+
+
+def test_no_module_is_over_300_lines() -> None:
+    long = {
+        str(path.relative_to(PACKAGE)): lines
+        for path in PACKAGE.rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 300
+    }
+    assert long == {}
