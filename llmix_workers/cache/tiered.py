@@ -79,6 +79,10 @@ class TwoTierCache:
         self._clear_batch_size = config.clear_batch_size
         self._invalidator: Invalidator = invalidator or LocalInvalidator()
         self._invalidator.attach(self)
+        # A local invalidator drops L1 itself when it moves: nothing to ask on each lookup.
+        self._refresh = None if isinstance(self._invalidator, LocalInvalidator) else (
+            self._invalidator.generation
+        )  # fmt: skip
         self._clears = 0
         self._clock = clock
         self._monotonic = monotonic
@@ -123,7 +127,8 @@ class TwoTierCache:
 
         ``record=False`` leaves the hit/miss counters alone (for polling while waiting).
         """
-        self._invalidator.generation()  # a moved generation drops L1 first
+        if self._refresh is not None:
+            self._refresh()  # a moved generation drops L1 first
         hit = self._l1.get(key)
         if hit is not MISS:
             self.l1_hits += record
