@@ -63,7 +63,7 @@ chart: $(STAMP)
 # The fault suite (real workers, private Redis/RabbitMQ, the stub) and the page made from it.
 .PHONY: faults reliability
 faults: $(STAMP)
-	$(BIN)/pytest -m faults tests/faults -q
+	LLMIX_RECORD_RELIABILITY=1 $(BIN)/pytest -m faults tests/faults -q
 
 reliability: $(STAMP)
 	$(BIN)/python -m llmix_workers.testing.reliability_report
