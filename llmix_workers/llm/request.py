@@ -75,7 +75,8 @@ class LLMRequest(_Wire):
             return cls.model_validate(payload)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc']) or 'request'}: {error['msg']}"
+                f"{'.'.join(_field_name(part) for part in error['loc']) or 'request'}: "
+                f"{error['msg']}"
                 for error in exc.errors(include_url=False, include_input=False)
             )
             raise InvalidRequest(f"invalid LLM request: {problems}") from None
@@ -103,3 +104,10 @@ class LLMResult(_Wire):
     headers: dict[str, str] = Field(default_factory=dict)
     tool_calls: list[dict[str, Any]] | None = None
     finish_reason: str | None = None
+
+
+def _field_name(part: object) -> str:
+    """A field name as an error message shows it: quoted when it is empty or not printable
+    (a key of ``"\\n"`` must not break the message's one line)."""
+    text = str(part)
+    return text if text.isprintable() and text.strip() == text and text else repr(text)

@@ -80,3 +80,13 @@ def test_result_is_frozen_and_keeps_raw_content() -> None:
     assert result.content == "<think>x</think>y"
     with pytest.raises(ValueError, match="frozen"):
         result.content = "y"  # type: ignore[misc]
+
+
+def test_an_unprintable_field_name_keeps_the_error_on_one_line() -> None:
+    payload = {"provider": "openai", "model": "m", "messages": HELLO, "\n": 1, "": 2}
+    with pytest.raises(InvalidRequest) as caught:
+        LLMRequest.from_payload(payload)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "'\\n': Extra inputs are not permitted" in message
+    assert "'': Extra inputs are not permitted" in message
