@@ -25,6 +25,7 @@ MAX_ATTEMPTS, MAX_REQUEUES, COOLDOWN_S, TIMEOUT_S = 3, 3, 2.0, 1.5
 #: Calls one job may cost at most: every attempt of the first run and of each re-queue.
 CALLS_BOUND = MAX_ATTEMPTS * (MAX_REQUEUES + 1)
 JOBS = 8
+BURST = JOBS + 2
 OPEN = 2.0
 
 
@@ -76,11 +77,13 @@ def run_with_breaker_watch(
 
 FAULTS: dict[str, tuple[list[Any], str]] = {
     "429 storm with Retry-After": ([{"status": 429, "retry_after": "1"}] * 12, "12 x 429"),
-    "503 burst": ([503] * 6, "6 x 503"),
+    # instant faults: at least one per job, so every first attempt fails and three failures in
+    # a row reach the breaker whatever order the concurrent answers come back in
+    "503 burst": ([503] * BURST, f"{BURST} x 503"),
     "provider timeouts": ([f"slow={int(TIMEOUT_S * 2000)}"] * 5, "5 answers past the timeout"),
-    "malformed bodies": (["malformed"] * 5, "5 x 200 with a body that is not JSON"),
-    "truncated bodies": (["truncated"] * 5, "5 x half a body, then close"),
-    "connection resets": (["reset"] * 5, "5 x TCP reset"),
+    "malformed bodies": (["malformed"] * BURST, f"{BURST} x 200 with a body that is not JSON"),
+    "truncated bodies": (["truncated"] * BURST, f"{BURST} x half a body, then close"),
+    "connection resets": (["reset"] * BURST, f"{BURST} x TCP reset"),
 }
 
 
