@@ -78,9 +78,12 @@ def test_every_redis_role_over_tls_with_an_acl_user(
         )  # fmt: skip
 
     assert errors_of(outcomes) == []
-    assert [(o.output or {}).get("cacheHit") for o in outcomes] in (
-        [None, "l1"], [None, "l2"], [None, None]
-    )  # fmt: skip
+    # the two identical jobs run at once: one calls the provider, the other shares that call
+    # (single flight or the fleet lock) or finds its entry, in either input order
+    outputs = [o.output or {} for o in outcomes]
+    own_calls = [o for o in outputs if o.get("cacheHit") is None and not o.get("coalesced")]
+    assert len(own_calls) == 1, outputs
+    assert {o.get("cacheHit") for o in outputs if o not in own_calls} <= {None, "l1", "l2"}
     assert cli.returncode == 0 and '"l2Healthy":true' in cli.stdout, cli.stdout + cli.stderr
     record(
         ScenarioRecord(
