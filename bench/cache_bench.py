@@ -3,10 +3,11 @@
 Each row times an operation and its floor in alternating rounds and reports the median of the
 per-round ratios (the machine is noisy; absolute times mean little):
 
-- key generation: ``generate_cache_key`` vs ``sha256(orjson.dumps(req, OPT_SORT_KEYS))``, for a
-  request seen before in this process (the memo) and for requests never seen (all work done:
-  the chat request's ``topP: 1.0`` must be rewritten to ``1``; a variant with ``topP: 0.9``
-  shows the checks alone)
+- key generation: ``generate_cache_key`` vs ``sha256(orjson.dumps(req, OPT_SORT_KEYS))``, for the
+  same request again and for requests never seen (the chat request's ``topP: 1.0`` must be
+  rewritten to ``1``; a variant with ``topP: 0.9`` shows the checks alone). Keys keep no memo,
+  so both cost the same work; the table title says whether the per-value walk
+  (``llmix_workers/cache/plain_body.py``) runs compiled by mypyc or as plain Python
 - L1 hit: key + ``TwoTierCache.get`` vs that floor + a dict lookup
 - L2 hit: key + ``get`` (L1 miss, Redis GET, decode, back-fill) vs floor + a redis-py ``GET``
   on a default client + ``orjson.loads``
@@ -33,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llmix_workers import RedisL2, TwoTierCache, generate_cache_key
+from llmix_workers.cache import plain_body as plain_body_module
 from llmix_workers.settings import CacheSettings
 from llmix_workers.testing.redis_server import PrivateRedis
 
@@ -193,7 +195,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9, help="alternating rounds per row")
     args = parser.parse_args()
     rows = run(args.rounds)
-    table = Table(title="llmix_workers cache hot paths (median of alternating rounds)")
+    walk = "compiled" if compiled_walk() else "plain Python: no C compiler at install"
+    title = f"llmix_workers cache hot paths (median of alternating rounds; key walk {walk})"
+    table = Table(title=title)
     for column in ("operation", "op µs", "floor µs", "ratio", "target", "ok"):
         table.add_column(column, justify="left" if column == "operation" else "right")
     for r in rows:
@@ -202,7 +206,12 @@ def main() -> None:
         table.add_row(r["name"], f"{r['op_us']:.1f}", f"{r['floor_us']:.1f}", f"{r['ratio']:.2f}",
                       target, ok)  # fmt: skip
     Console().print(table)
-    print(json.dumps({"bench": "cache", "rows": rows}))
+    print(json.dumps({"bench": "cache", "compiled_walk": compiled_walk(), "rows": rows}))
+
+
+def compiled_walk() -> bool:
+    """True when the key walk was built by mypyc at install (setup.py), not run from source."""
+    return not plain_body_module.__file__.endswith(".py")
 
 
 if __name__ == "__main__":

@@ -29,16 +29,25 @@ class LocalLRU(Generic[V]):
         self._items: OrderedDict[str, tuple[V, float]] = OrderedDict()
 
     def get(self, key: str) -> V | Miss:
-        """The live entry under ``key`` (now most recently used), or ``MISS``."""
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return MISS
-            if self._clock() >= item[1]:
-                del self._items[key]
-                return MISS
+        """The live entry under ``key`` (now most recently used), or ``MISS``.
+
+        A hit takes no lock: each OrderedDict call is atomic, and a ``put``, eviction or
+        ``clear`` landing between the read and ``move_to_end`` only leaves the recency as it
+        found it (the answer read is the one a locked read just before would have given).
+        """
+        item = self._items.get(key)
+        if item is None:
+            return MISS
+        if self._clock() >= item[1]:
+            with self._lock:
+                if self._items.get(key) is item:
+                    del self._items[key]
+            return MISS
+        try:
             self._items.move_to_end(key)
-            return item[0]
+        except KeyError:
+            pass  # evicted or cleared meanwhile
+        return item[0]
 
     def put(self, key: str, value: V, expires_at: float) -> None:
         """Store ``value`` until ``expires_at`` (clock seconds), evicting the LRU entry if full."""

@@ -4,9 +4,11 @@ import dataclasses
 import datetime
 import enum
 import hashlib
+import importlib.util
 import json
 import math
 import random
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmix_workers import CacheKeyError, generate_cache_key
-from llmix_workers.cache import keys
+from llmix_workers.cache import plain_body as plain_body_module
 from llmix_workers.cache.canonical import es_number
 from llmix_workers.cache.keys import (
     CACHE_KEY_FIELDS,
@@ -26,6 +28,7 @@ from llmix_workers.cache.keys import (
     cache_key_digest,
     canonical_key_params,
 )
+from llmix_workers.cache.plain_body import plain_body
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 UPSTREAM = json.loads((FIXTURES / "cache-key-vectors.json").read_text(encoding="utf-8"))
@@ -195,26 +198,8 @@ def test_fast_path_matches_the_reference_encoder(params: dict[str, Any]) -> None
     reference = _reference_digest(params)
     key_fields = {k: v for k, v in params.items() if k in CACHE_KEY_FIELDS}
     assert _uncached_digest(key_fields) == reference
-    assert cache_key_digest(params) == reference  # first sight
-    assert cache_key_digest(params) == reference  # second sight: memoised if only key fields
-    assert cache_key_digest(params) == reference  # from the memo
-
-
-def test_memo_keeps_requests_from_their_second_sight_and_never_foreign_fields() -> None:
-    keys._MEMO.clear()
-    keys._seen[:] = bytes(len(keys._seen))
-    request = BASE | {"temperature": 1.0, "messages": [{"role": "user", "content": "memo"}]}
-    first = generate_cache_key(request)
-    assert keys._MEMO == {}  # a request seen once is not kept alive
-    assert generate_cache_key(dict(request)) == first
-    assert list(keys._MEMO.values()) == [first.removeprefix("llmix:resp:v2:")]
-    assert generate_cache_key(request) == first  # served by the memo
-    for _ in range(2):
-        assert generate_cache_key(request | {"temperature": 1}) == first  # another raw form
-    assert len(keys._MEMO) == 2
-    for _ in range(2):
-        generate_cache_key(request | {"apiKey": "sk-do-not-keep"})
-    assert not any(b"sk-do-not-keep" in raw for raw in keys._MEMO)
+    assert cache_key_digest(params) == reference
+    assert cache_key_digest(params) == reference  # and again: the fast path keeps no state
 
 
 def _shuffled(value: Any, rng: random.Random) -> Any:
@@ -284,11 +269,8 @@ def test_first_sight_matches_the_reference_for_request_shaped_input(
     params: dict[str, Any], seed: int
 ) -> None:
     reference = _reference_digest(params)
-    keys._MEMO.clear()
-    keys._seen[:] = bytes(len(keys._seen))
     assert cache_key_digest(params) == reference
     assert cache_key_digest(_shuffled(params, random.Random(seed))) == reference
-    assert cache_key_digest(params) == reference  # the memo keeps what the fast path made
 
 
 @settings(max_examples=300, deadline=None)
@@ -325,8 +307,8 @@ def test_orjson_agrees_with_node_wherever_it_is_trusted() -> None:
 def test_patched_top_level_floats(extra: dict[str, Any], canonical: str) -> None:
     params = BASE | extra
     assert canonical_key_params(params) == "{" + canonical + "}"
-    for _ in range(3):  # first sight, second sight, memo
-        assert cache_key_digest(params) == digest_of("{" + canonical + "}")
+    assert cache_key_digest(params) == digest_of("{" + canonical + "}")
+    assert params == BASE | extra  # the caller's dict is never rewritten
 
 
 class Colour(enum.Enum):
@@ -358,3 +340,45 @@ def test_odd_values_behave_as_the_reference_says(value: Any) -> None:
                 cache_key_digest(params)
         else:
             assert cache_key_digest(params) == expected
+
+
+def test_the_common_request_goes_to_orjson_as_it_is_and_odd_ones_are_rebuilt() -> None:
+    common = BASE | {"temperature": 0.7, "seed": 3, "stopSequences": ["\n"],
+                     "messages": [{"role": "user", "content": "hi"}]}  # fmt: skip
+    assert plain_body(common) is common
+    whole = common | {"topP": 1.0, "baseUrl": "", "topK": None}
+    assert plain_body(whole) == common | {"topP": 1}
+    for odd in ({"topP": 1e-6}, {"seed": 2.0**60}, {"topP": math.nan},
+                {"responseFormat": {"type": "json_object"}},
+                {"messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]},
+                {"messages": [{"role": "user", "weight": 0.5}]}):  # fmt: skip
+        assert plain_body(common | odd) is None
+        assert cache_key_digest(common | odd) == _reference_digest(common | odd)
+
+
+def _pure_python_plain_body() -> Any:
+    """plain_body loaded from its source file, whether or not the installed one is compiled."""
+    source = Path(plain_body_module.__file__).with_name("plain_body.py")
+    spec = importlib.util.spec_from_file_location("plain_body_source", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.plain_body
+
+
+def test_the_walk_is_compiled_wherever_a_c_compiler_was_there_at_install() -> None:
+    compiled = not plain_body_module.__file__.endswith(".py")
+    if shutil.which("cc") or shutil.which("gcc"):
+        assert compiled, (
+            "llmix_workers/cache/plain_body.py is not compiled although a C compiler is here: "
+            'reinstall the package (pip install -e ".[test]") so setup.py builds it with mypyc'
+        )
+    else:  # the optional build was skipped: the source runs as it is
+        assert plain_body_module.__file__.endswith("plain_body.py")
+
+
+@settings(max_examples=400, deadline=None)
+@given(requests)
+def test_the_compiled_and_the_source_walk_agree(params: dict[str, Any]) -> None:
+    key_fields = {k: v for k, v in params.items() if k in CACHE_KEY_FIELDS}
+    assert _pure_python_plain_body()(key_fields) == plain_body(key_fields)
