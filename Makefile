@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 all: lint mypy test
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[test,bench]"
@@ -53,7 +53,8 @@ demo: $(STAMP)
 	$(BIN)/llmix-workers demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build
+	find llmix_workers -name "*.so" -delete
 
 # The Helm chart and the Dockerfile, checked with Helm's own library (no cluster, no Docker).
 .PHONY: chart
