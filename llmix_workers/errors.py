@@ -49,11 +49,15 @@ class LLMError(LlmixError):
         retry_after_s: seconds to wait before the next attempt, when known (``Retry-After``, or
             the delay :class:`~llmix_workers.llm.resilient.ResilientClient` chose not to sleep).
         provider: the provider name, when known.
+        provider_calls: calls that reached the provider in the attempt that raised this (set by
+            :class:`~llmix_workers.llm.resilient.ResilientClient`; 0 when every try was refused
+            locally, by an open circuit breaker or a full concurrency window).
 
     Messages never contain an API key.
     """
 
     retryable: bool = False
+    provider_calls: int = 0
 
     def __init__(
         self,

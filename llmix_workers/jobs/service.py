@@ -8,6 +8,7 @@ hit can report the tokens it saved.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from llmix_workers.cache.backend import MISS
@@ -47,13 +48,18 @@ class CompletionService:
         self.prefix = cache.key_prefix if cache is not None else DEFAULT_KEY_PREFIX
         self._flights: SingleFlight[tuple[LLMResult | CacheHit, bool]] = SingleFlight()
 
-    def complete(self, job: CompletionJob, *, requeue_pending: bool = False) -> dict[str, Any]:
+    def complete(
+        self,
+        job: CompletionJob,
+        *,
+        requeue_pending: Callable[[LLMError], bool] | None = None,
+    ) -> dict[str, Any]:
         """The job's output (camelCase, JSON-ready). Raises the provider layer's ``LLMError``.
 
         ``coalesced`` is true when the job waited for another job's call instead of making its
         own: in this process (single flight) or in another worker (the fleet lock).
-        ``requeue_pending``: the caller re-queues the job on a retryable ``LLMError``, so such
-        a try is not a finished job and is not reported to ``observer.finished``.
+        ``requeue_pending``: true for an ``LLMError`` the caller answers by re-queueing the
+        job, so such a try is not a finished job and is not reported to ``observer.finished``.
         """
         started = time.perf_counter()
         output = None
@@ -62,7 +68,7 @@ class CompletionService:
             output = self._complete(job, started)
             return output
         except LLMError as exc:
-            report = not (requeue_pending and exc.retryable)
+            report = requeue_pending is None or not requeue_pending(exc)
             raise
         finally:
             if report:

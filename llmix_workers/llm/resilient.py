@@ -125,10 +125,12 @@ class ResilientClient:
         breaker = self.breaker(request.provider, request.base_url)
         limiter = self.limiter(request.provider)
         attempt = 0
+        calls = [0]
         while True:
             try:
-                return self._attempt(request, breaker, limiter)
+                return self._attempt(request, breaker, limiter, calls)
             except LLMError as exc:
+                exc.provider_calls = calls[0]
                 self._observe(request.provider, breaker, exc)
                 if not exc.retryable:
                     raise
@@ -158,8 +160,13 @@ class ResilientClient:
         self.observer.breaker_moved(provider, breaker.state.value)
 
     def _attempt(
-        self, request: LLMRequest, breaker: CircuitBreaker, limiter: AdaptiveLimiter
+        self,
+        request: LLMRequest,
+        breaker: CircuitBreaker,
+        limiter: AdaptiveLimiter,
+        calls: list[int],
     ) -> LLMResult:
+        """One try; ``calls[0]`` counts the tries that got past the breaker and the window."""
         breaker.check()
         if not limiter.acquire(self.policy.max_inline_wait_s):
             breaker.release_probe()
@@ -167,6 +174,7 @@ class ResilientClient:
                 f"{request.provider}: all {limiter.window} concurrency slots stayed busy",
                 provider=request.provider,
             )
+        calls[0] += 1
         try:
             result = self.inner.complete(request)
         except LLMError as exc:

@@ -165,6 +165,7 @@ class WorkerSettings(_Section):
     result_expires_s: int = Field(86_400, ge=1)
     max_request_bytes: int = Field(1_048_576, ge=1024)
     max_requeues: int = Field(5, ge=0, le=100)
+    max_circuit_wait_s: float = Field(300.0, ge=0, le=86_400)
     task_events: bool = False
 
 

@@ -10,6 +10,7 @@ from llmix_workers.errors import LLMError
 from llmix_workers.jobs.build import build_fleet_control
 from llmix_workers.jobs.job import CompletionJob
 from llmix_workers.telemetry.tracing import SPAN_CACHE_CLEAR, get_tracer
+from llmix_workers.worker.requeue import RequeuePlan
 from llmix_workers.worker.runtime import runtime_for
 
 #: Celery task names: explicit and stable, never the import path.
@@ -32,24 +33,39 @@ def register(app: Celery) -> None:
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,
-        max_retries=settings.worker.max_requeues,
     )
-    def complete(self: Task, payload: Any) -> dict[str, Any]:
+    def complete(
+        self: Task, payload: Any, requeues: int = 0, circuit_wait_s: float = 0.0
+    ) -> dict[str, Any]:
         """One completion through the cache. Bad input fails at once and is never retried;
-        a retryable provider error re-queues the job after the wait it asked for."""
+        a retryable provider error re-queues the job after the wait it asked for.
+
+        ``requeues`` counts the re-queues after tries that reached the provider (at most
+        ``worker.max_requeues``); ``circuit_wait_s`` the countdowns of those that did not (an
+        open breaker or a full concurrency window refused every try), which may add up to
+        ``worker.max_circuit_wait_s``. Both travel with the re-queued message.
+        """
         runtime = runtime_for(settings, self.request.hostname or "")
         job = CompletionJob.from_payload(
             payload, max_request_bytes=settings.worker.max_request_bytes
         )
-        can_requeue = self.request.retries < settings.worker.max_requeues
+        plan = RequeuePlan(settings.worker, requeues, circuit_wait_s)
         try:
-            return runtime.service.complete(job, requeue_pending=can_requeue)
+            return runtime.service.complete(job, requeue_pending=plan.allows)
         except LLMError as exc:
-            if exc.retryable and can_requeue:
-                if runtime.telemetry is not None:
-                    runtime.telemetry.metrics.requeue(job.request.provider)
-                raise self.retry(exc=exc, countdown=max(exc.retry_after_s or 1.0, 0.1)) from exc
-            raise
+            countdown = plan.countdown(exc)
+            if countdown is None:
+                raise
+            if runtime.telemetry is not None:
+                runtime.telemetry.metrics.requeue(job.request.provider)
+            requeued = plan.after(exc, countdown)
+            raise self.retry(
+                exc=exc,
+                args=(payload,),
+                kwargs={"requeues": requeued.requeues, "circuit_wait_s": requeued.circuit_wait_s},
+                countdown=countdown,
+                max_retries=self.request.retries + 1,  # the plan bounds re-queues, not Celery
+            ) from exc
 
     @app.task(name=TASK_NOOP, shared=False)  # type: ignore[untyped-decorator]
     def noop(payload: Any) -> Any:

@@ -122,6 +122,7 @@ def test_breaker_opens_after_three_failing_calls_and_recovers_after_cooldown() -
         client.complete(REQUEST)
     assert fake.calls == 3
     assert refused.value.retry_after_s == 30.0
+    assert refused.value.provider_calls == 0  # refused without a call: the re-queue is free
     time.tick(30)
     assert client.complete(REQUEST).provider == "openai"
     assert client.breaker("openai").state is BreakerState.CLOSED
@@ -136,6 +137,7 @@ def test_an_open_breaker_ends_the_retries_of_the_call_that_opened_it() -> None:
     assert fake.calls == 3
     assert time.sleeps == [1.5, 2.5]
     assert raised.value.retry_after_s == 30.0
+    assert raised.value.provider_calls == 3
 
 
 def test_breakers_are_per_base_url() -> None:
@@ -185,6 +187,7 @@ def test_a_full_window_raises_rate_limited_without_calling() -> None:
         client.complete(REQUEST)
     assert fake.calls == 0
     assert raised.value.retry_after_s == 1.5
+    assert raised.value.provider_calls == 0
 
 
 def test_from_settings_takes_the_llm_section() -> None:
