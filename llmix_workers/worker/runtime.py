@@ -11,6 +11,7 @@ from llmix_workers.jobs.build import build_fleet_seat, build_response_cache
 from llmix_workers.jobs.service import CompletionService
 from llmix_workers.llm.client import LLMClient
 from llmix_workers.llm.factory import build_llm_client
+from llmix_workers.llm.registry import BUILTIN_PROVIDERS
 from llmix_workers.llm.resilient import ResilientClient
 from llmix_workers.settings import Settings
 from llmix_workers.telemetry.invalidator import InstrumentedInvalidator
@@ -79,7 +80,12 @@ def _telemetry_for(settings: Settings) -> ProcessTelemetry | None:
     if not section.metrics_port and not section.otel_enabled:
         return None
     setup_tracing(section)
-    return process_telemetry(section)
+    return process_telemetry(section, providers=known_providers(settings))
+
+
+def known_providers(settings: Settings) -> list[str]:
+    """The providers a worker can call: the built-ins and ``llm.custom_providers``."""
+    return sorted({*BUILTIN_PROVIDERS, *settings.llm.custom_providers})
 
 
 _lock = threading.Lock()

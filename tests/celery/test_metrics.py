@@ -252,6 +252,29 @@ def test_fleet_clear_moves_generation_and_drops_l1(nodes: Nodes) -> None:
     eventually(lambda: scrape(nodes.threads).value("llmix_l1_entries") == 0, "L1 empty")
 
 
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
+def test_every_known_provider_is_at_zero_before_its_first_call(nodes: Nodes, pool: str) -> None:
+    node = nodes.threads if pool == "threads" else nodes.prefork
+
+    def series(page: Page, name: str, **labels: str) -> list[float]:
+        return [v for n, ls, v in page.samples if n == name and ls == labels]
+
+    def at_zero() -> bool:  # anthropic is never called in this module
+        page = scrape(node)
+        return all(
+            series(page, name, **labels) == [0.0]
+            for name, labels in (
+                ("llmix_llm_errors_total", {"provider": "anthropic", "status_class": "5xx"}),
+                ("llmix_llm_errors_total", {"provider": "anthropic", "status_class": "429"}),
+                ("llmix_llm_retries_total", {"provider": "anthropic"}),
+                ("llmix_requeues_total", {"provider": "anthropic"}),
+            )
+        )
+
+    outputs(nodes.run(node, [request(f"zero series {pool}")]))  # every child has started
+    eventually(at_zero, f"anthropic's series at 0 on the {pool} node")
+
+
 def test_readiness_follows_the_redis_and_liveness_stays(nodes: Nodes) -> None:
     redis = nodes.fleet.redis
     assert redis is not None
