@@ -9,6 +9,7 @@ with the jobs' outputs, the stub's call counts or the clear report.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,6 +251,20 @@ def test_fleet_clear_moves_generation_and_drops_l1(nodes: Nodes) -> None:
             assert local_clears == row["processes"] == 1
     assert acked[nodes.threads.hostname]["dropped"] >= 1  # the jobs above left entries in L1
     eventually(lambda: scrape(nodes.threads).value("llmix_l1_entries") == 0, "L1 empty")
+
+    def fleet_clears() -> float:  # run from this process, as the CLI does: one worker counts it
+        return sum(
+            delta(before[n.hostname], scrape(n), "llmix_cache_clears_total", scope="fleet")
+            for n in watched
+        )
+
+    eventually(lambda: fleet_clears() == 1, "the fleet clear counted once across the fleet")
+    for node in watched:
+        page = scrape(node)
+        assert delta(before[node.hostname], page, "llmix_cache_clears_total", scope="fleet",
+                     result="failed") == 0  # fmt: skip
+    time.sleep(1.0)  # two sync intervals: nobody counts it a second time
+    assert fleet_clears() == 1
 
 
 @pytest.mark.parametrize("pool", ["threads", "prefork"])
