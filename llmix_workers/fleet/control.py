@@ -25,6 +25,10 @@ from llmix_workers.fleet.client import REDIS_ERRORS
 from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.settings import CacheSettings, FleetSettings
 
+#: Clear results waiting for a worker to count them: the newest kept, for at most a day.
+CLEAR_RESULTS_KEPT = 1000
+CLEAR_RESULTS_TTL_S = 86_400
+
 
 @dataclass(frozen=True, slots=True)
 class Replies:
@@ -50,6 +54,12 @@ class ClearReport:
     @property
     def complete(self) -> bool:
         return self.l2_error is None and not self.silent
+
+    @property
+    def result(self) -> str:
+        """``ok`` (complete), ``failed`` (the L2 part or the fleet state failed) or
+        ``incomplete`` (some process did not acknowledge): the ``result`` metric label."""
+        return "ok" if self.complete else "failed" if self.l2_error else "incomplete"
 
     def nodes(self) -> list[dict[str, Any]]:
         """Acknowledgements grouped by node: processes and L1 entries dropped."""
@@ -96,7 +106,30 @@ class FleetControl:
         return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in raw)
 
     def clear(self, *, timeout_s: float | None = None) -> ClearReport:
-        """Clear L2 and every L1 of the fleet; see the module docstring for the order."""
+        """Clear L2 and every L1 of the fleet; see the module docstring for the order.
+
+        Whoever runs it (the CLI, a task, a broadcast), the result is then listed for the
+        fleet's metrics: one worker process takes it and counts it in
+        ``llmix_cache_clears_total{scope="fleet"}`` (best effort; a clear that could not reach
+        the fleet's Redis at all is not listed).
+        """
+        report = self._clear(timeout_s)
+        if report.generation is not None:
+            self._list_result(report.result)
+        return report
+
+    def _list_result(self, result: str) -> None:
+        key = self.keys.clear_results
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.rpush(key, result)
+            pipe.ltrim(key, -CLEAR_RESULTS_KEPT, -1)
+            pipe.expire(key, CLEAR_RESULTS_TTL_S)
+            pipe.execute()
+        except REDIS_ERRORS:
+            pass
+
+    def _clear(self, timeout_s: float | None) -> ClearReport:
         timeout_s = self.fleet.clear_timeout_s if timeout_s is None else timeout_s
         request_id = uuid.uuid4().hex
         generation: list[int] = []

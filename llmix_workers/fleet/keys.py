@@ -23,7 +23,8 @@ class FleetKeys:
     ``events`` is the pub/sub channel of clears and stats requests; ``replies:<id>`` lists the
     answers to one request; ``lock:<digest>`` is the single-flight lock of one cache key;
     ``control_round`` and ``control_result:<id>`` let the nodes reached by one Celery broadcast
-    share one clear.
+    share one clear; ``clear_results`` lists the results of fleet clears not yet counted by a
+    worker's metrics (each taken by one worker process).
     """
 
     root: str
@@ -63,6 +64,10 @@ class FleetKeys:
 
     def control_result(self, round_id: str) -> str:
         return f"{self.root}control_result:{round_id}"
+
+    @property
+    def clear_results(self) -> str:
+        return self.root + "clear_results"
 
     def lock(self, cache_key: str) -> str:
         return self.root + "lock:" + hashlib.sha256(cache_key.encode()).hexdigest()[:32]

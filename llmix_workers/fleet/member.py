@@ -30,6 +30,8 @@ from llmix_workers.fleet.keys import FleetKeys
 logger = logging.getLogger(__name__)
 _FAILURES = (*REDIS_ERRORS, ValueError)
 REPLY_TTL_S = 120
+#: Fleet clear results one sync takes at most (more wait for the next sync).
+CLEAR_RESULTS_PER_SYNC = 100
 
 
 class FleetMember:
@@ -65,6 +67,10 @@ class FleetMember:
         #: Adds what the process knows of itself to its stats reply (pool, keys...); set by
         #: the worker runtime. Must be cheap and must not raise.
         self.describe: Callable[[], dict[str, Any]] | None = None
+        #: Told each fleet clear's result (``ok``, ``failed``, ``incomplete``) this process took
+        #: from the fleet's list at a sync: each result is taken by one process of the fleet.
+        #: Set by the worker runtime when metrics are on; ``None`` takes nothing.
+        self.on_clear_result: Callable[[str], None] | None = None
 
     # -- Invalidator ----------------------------------------------------------------------------
 
@@ -128,8 +134,14 @@ class FleetMember:
         pipe.get(self.keys.epoch)
         pipe.get(self.keys.generation)
         pipe.get(self.keys.blocked)
-        _, _, epoch, generation, blocked = pipe.execute()
+        counting = self.on_clear_result
+        if counting is not None:
+            pipe.lpop(self.keys.clear_results, CLEAR_RESULTS_PER_SYNC)
+        _, _, epoch, generation, blocked, *taken = pipe.execute()
         self._apply(epoch, int(generation or 0), blocked is not None)
+        if counting is not None and taken and taken[0]:
+            for result in taken[0]:
+                counting(result.decode() if isinstance(result, bytes) else str(result))
 
     def _apply(self, epoch: bytes | None, generation: int, blocked: bool) -> int:
         """Adopt ``(epoch, generation)`` (dropping L1 when either moved) and the flag; the caller

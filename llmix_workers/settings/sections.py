@@ -188,6 +188,9 @@ class TelemetrySettings(_Section):
     readiness_timeout_s: float = Field(30.0, gt=0, le=86_400)
     otel_enabled: bool = False
     otel_endpoint: str = ""
+    #: ``otlp`` (OTLP/HTTP), ``none`` (spans made and batched, then discarded: the meaning of
+    #: ``OTEL_TRACES_EXPORTER=none``), ``console`` (printed to stdout, for a quick look).
+    otel_exporter: Literal["otlp", "none", "console"] = "otlp"
     otel_service_name: str = Field("llmix-workers", min_length=1)
     otel_sampling_ratio: float = Field(1.0, ge=0, le=1)
     otel_record_content: bool = False

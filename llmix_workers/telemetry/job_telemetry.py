@@ -2,13 +2,13 @@
 
 Counters are always updated (``metrics`` may be ``None``: no counters). Spans are started only
 while the current span is recording (the job's Celery span was sampled): an unsampled job pays a
-``is_recording()`` check per hook, never an SDK span.
+``is_recording()`` check per hook, never an SDK span, a context or an attribute dict.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -19,10 +19,16 @@ from llmix_workers.errors import LLMError
 from llmix_workers.jobs.observer import CallRecord, LookupRecord
 from llmix_workers.llm.request import LLMRequest, LLMResult
 from llmix_workers.telemetry import tracing as t
+from llmix_workers.telemetry.lookup_span import LookupSpan
 from llmix_workers.telemetry.metrics import Metrics
 from llmix_workers.telemetry.status import status_class
 
 _CACHE_OF_HIT = {"l1": "l1_hit", "l2": "l2_hit", None: "miss"}
+_NO_USAGE: dict[str, Any] = {}
+
+
+def _ignore(outcome: str) -> None:
+    return None
 
 
 class _Counted:
@@ -30,10 +36,8 @@ class _Counted:
 
     def __init__(self, metrics: Metrics | None) -> None:
         self._metrics = metrics
-
-    def found(self, outcome: str) -> None:
-        if self._metrics is not None:
-            self._metrics.lookup(outcome)
+        #: Bound once: an unsampled lookup is one dict lookup and one increment.
+        self.found: Callable[[str], None] = metrics.lookup if metrics is not None else _ignore
 
     def done(self, result: LLMResult) -> None:
         if self._metrics is not None:
@@ -50,32 +54,29 @@ class _Counted:
 
 
 class _Traced(_Counted):
-    def __init__(
-        self, metrics: Metrics | None, span: trace.Span, key: str = "", content: bool = False
-    ) -> None:
+    def __init__(self, metrics: Metrics | None, span: trace.Span, content: bool) -> None:
         super().__init__(metrics)
         self.span = span
-        self.key = key
         self.content = content
-
-    def found(self, outcome: str) -> None:
-        super().found(outcome)
-        tier = outcome.partition("_")[0] if outcome != "miss" else "none"
-        self.span.set_attributes(t.cache_attributes(tier, outcome != "miss", self.key))
 
     def done(self, result: LLMResult) -> None:
         super().done(result)
         usage = result.usage
-        self.span.set_attributes(
-            t.llm_response_attributes(result.model, usage.input_tokens, usage.output_tokens)
+        attributes = t.llm_response_attributes(
+            result.model, usage.input_tokens, usage.output_tokens
         )
         if self.content:
             answer = orjson.dumps([{"role": "assistant", "content": result.content}]).decode()
-            self.span.set_attribute(t.GEN_AI_OUTPUT_MESSAGES, answer)
+            attributes[t.GEN_AI_OUTPUT_MESSAGES] = answer
+        self.span.set_attributes(attributes)
 
 
 class JobTelemetry:
-    """Metrics and spans for one process's jobs; thread-safe."""
+    """Metrics and spans for one process's jobs; thread-safe.
+
+    Each hook checks once whether the current span records; only then does it build attributes
+    and start spans (``tracer``, default the package's, looked up once here).
+    """
 
     def __init__(
         self,
@@ -90,9 +91,9 @@ class JobTelemetry:
         self._counted = _Counted(metrics)
 
     def lookup(self, key: str) -> AbstractContextManager[LookupRecord]:
-        if not trace.get_current_span().is_recording():
+        if not t.recording():
             return self._counted
-        return self._span(t.SPAN_CACHE_GET, {}, key)
+        return LookupSpan(self._tracer, self._counted.found, key)
 
     def blocked_read(self) -> None:
         if self.metrics is not None:
@@ -107,7 +108,7 @@ class JobTelemetry:
             self.metrics.single_flight_wait(kind)
 
     def lock_wait(self, key: str) -> AbstractContextManager[Any]:
-        if not trace.get_current_span().is_recording():
+        if not t.recording():
             return nullcontext()
         return self._tracer.start_as_current_span(
             t.SPAN_FLEET_LOCK_WAIT, attributes={t.CACHE_KEY_DIGEST: t.key_digest(key)}
@@ -117,7 +118,7 @@ class JobTelemetry:
         return self._call(request)
 
     def stored(self, key: str) -> AbstractContextManager[Any]:
-        if not trace.get_current_span().is_recording():
+        if not t.recording():
             return nullcontext()
         return self._tracer.start_as_current_span(
             t.SPAN_CACHE_SET, attributes={t.CACHE_KEY_DIGEST: t.key_digest(key)}
@@ -133,14 +134,14 @@ class JobTelemetry:
             metrics.completion(request.provider, request.model, "error", "miss", duration_s)
             return
         hit = output.get("cacheHit")
-        cache = _CACHE_OF_HIT.get(hit, "miss")
         if not hit and not output.get("coalesced"):
-            metrics.completion(request.provider, request.model, "ok", cache, duration_s)
+            metrics.completion(request.provider, request.model, "ok", "miss", duration_s)
             return
-        usage = output.get("usage") or {}
+        usage = output.get("usage") or _NO_USAGE
+        model = output.get("model") or request.model
         metrics.shared_completion(
-            request.provider, request.model, cache, duration_s,
-            str(output.get("model") or request.model),
+            request.provider, request.model, _CACHE_OF_HIT.get(hit, "miss"), duration_s,
+            model if model.__class__ is str else str(model),
             int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0)),
         )  # fmt: skip
 
@@ -148,7 +149,7 @@ class JobTelemetry:
     def _call(self, request: LLMRequest) -> Iterator[CallRecord]:
         started = _now()
         try:
-            if not trace.get_current_span().is_recording():
+            if not t.recording():
                 yield self._counted
                 return
             attributes = t.llm_request_attributes(request.provider, request.model)
@@ -158,15 +159,10 @@ class JobTelemetry:
             with self._tracer.start_as_current_span(
                 t.SPAN_LLM_CALL, kind=trace.SpanKind.CLIENT, attributes=attributes
             ) as span:
-                yield _Traced(self.metrics, span, content=self._record_content)
+                yield _Traced(self.metrics, span, self._record_content)
         finally:
             if self.metrics is not None:
                 self.metrics.llm_call(request.provider, request.model, _now() - started)
-
-    @contextmanager
-    def _span(self, name: str, attributes: t.Attributes, key: str) -> Iterator[LookupRecord]:
-        with self._tracer.start_as_current_span(name, attributes=attributes) as span:
-            yield _Traced(self.metrics, span, key)
 
 
 def _now() -> float:

@@ -1,31 +1,36 @@
 """Metrics: the catalogue's families behind small methods that are cheap on hot paths.
 
 Label children are bound once (the fixed label sets at construction, each ``(provider, model)``
-and each provider on first use), so a hot call is a dict lookup and an ``inc``/``observe``.
+and each provider on first use, or at construction for the providers named there), so a hot
+call is a dict lookup and an ``inc``/``observe``; a cache hit's six increments are one call
+under one lock (:mod:`.bound`).
 Thread-safe. When metrics are off, callers hold ``None`` instead of a ``Metrics``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry
 
-from llmix_workers.telemetry.bound import Inc, bound_inc, bound_observe, not_negative
+from llmix_workers.telemetry.bound import bound_inc, bound_observe, not_negative
 from llmix_workers.telemetry.catalogue import (
     CLEAR_RESULTS,
     CLEAR_SCOPES,
-    COMPLETION_OUTCOMES,
     L2_OPERATIONS,
     LOOKUP_OUTCOMES,
     OTHER_MODEL,
-    STATUS_CLASSES,
     WAIT_KINDS,
     create_families,
+)
+from llmix_workers.telemetry.series import (
+    ModelSeries,
+    ProviderSeries,
+    model_series,
+    provider_series,
 )
 from llmix_workers.telemetry.status import status_class
 
@@ -48,23 +53,6 @@ class Price(Protocol):
     def input_per_million(self) -> float: ...
     @property
     def output_per_million(self) -> float: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _ModelSeries:
-    completions: dict[str, Inc]
-    call_duration: Histogram
-    tokens: tuple[Inc, Inc]
-    saved: tuple[Inc, Inc]
-    cost_saved: Inc
-
-
-@dataclass(frozen=True, slots=True)
-class _ProviderSeries:
-    errors: dict[str, Counter]
-    retries: Counter
-    requeues: Counter
-    breaker: Gauge
 
 
 def _pick(children: Mapping[_K, _T], value: _K, label: str) -> _T:
@@ -90,29 +78,42 @@ class Metrics:
         *,
         max_models: int = 20,
         prices: Mapping[str, Price] | None = None,
+        providers: Iterable[str] = (),
     ) -> None:
         f = self._f = create_families(REGISTRY if registry is None else registry)
         self._max_models = max_models
         self._prices = dict(prices or {})
         self._lock = threading.Lock()
+        #: Guards every value bound here (single process): see :mod:`.bound`.
+        self._values = values = threading.Lock()
         self._models: dict[str, str] = {}
-        self._by_model: dict[tuple[str, str], _ModelSeries] = {}
-        self._by_name: dict[tuple[str, str], _ModelSeries] = {}
-        self._by_provider: dict[str, _ProviderSeries] = {}
-        self._lookups = {o: bound_inc(f.lookups.labels(o)) for o in LOOKUP_OUTCOMES}
+        self._by_model: dict[tuple[str, str], ModelSeries] = {}
+        self._by_name: dict[tuple[str, str], ModelSeries] = {}
+        self._by_provider: dict[str, ProviderSeries] = {}
+        self._lookups = {o: bound_inc(f.lookups.labels(o), values) for o in LOOKUP_OUTCOMES}
         self._durations = {
-            c: bound_observe(f.completion_duration.labels(c)) for c in LOOKUP_OUTCOMES
+            c: bound_observe(f.completion_duration.labels(c), values) for c in LOOKUP_OUTCOMES
         }
         self._l2_errors = {op: f.l2_errors.labels(op) for op in L2_OPERATIONS}
         self._clears = {(s, r): f.clears.labels(s, r) for s in CLEAR_SCOPES for r in CLEAR_RESULTS}
         self._waits = {k: f.single_flight_waits.labels(k) for k in WAIT_KINDS}
+        for provider in providers:  # at zero from the start, so increase() sees a first error
+            self._provider(provider)
 
     @classmethod
     def from_settings(
-        cls, section: TelemetrySettings, registry: CollectorRegistry | None = None
+        cls,
+        section: TelemetrySettings,
+        registry: CollectorRegistry | None = None,
+        *,
+        providers: Iterable[str] = (),
     ) -> Metrics:
-        """A ``Metrics`` with the model bound and price table of the ``[telemetry]`` section."""
-        return cls(registry, max_models=section.max_model_labels, prices=section.prices)
+        """A ``Metrics`` with the model bound and price table of the ``[telemetry]`` section and
+        the series of ``providers`` (the ones this process can call) created at zero."""
+        return cls(
+            registry, max_models=section.max_model_labels, prices=section.prices,
+            providers=providers,
+        )  # fmt: skip
 
     def model_label(self, model: str) -> str:
         """``model`` if it is among the first ``max_models`` names seen here, else ``other``."""
@@ -126,48 +127,24 @@ class Metrics:
                 self._models.setdefault(model, model)
         return self._models.get(model, OTHER_MODEL)
 
-    def _model(self, provider: str, model: str) -> _ModelSeries:
+    def _model(self, provider: str, model: str) -> ModelSeries:
         series = self._by_name.get((provider, model))
         return series if series is not None else self._model_slow(provider, model)
 
-    def _model_slow(self, provider: str, model: str) -> _ModelSeries:
+    def _model_slow(self, provider: str, model: str) -> ModelSeries:
         key = (provider, self.model_label(model))
         with self._lock:
-            series = self._by_model.get(key) or self._new_model_series(*key)
+            series = self._by_model.get(key) or model_series(self._f, *key, self._values)
             self._by_model[key] = series
             if len(self._by_name) < _NAMES_PER_LABEL * self._max_models:
                 self._by_name[(provider, model)] = series
         return series
 
-    def _new_model_series(self, provider: str, model: str) -> _ModelSeries:
-        f = self._f
-        return _ModelSeries(
-            completions={
-                o: bound_inc(f.completions.labels(provider, model, o)) for o in COMPLETION_OUTCOMES
-            },
-            call_duration=f.llm_call_duration.labels(provider, model),
-            tokens=(
-                bound_inc(f.tokens.labels(provider, model, "input")),
-                bound_inc(f.tokens.labels(provider, model, "output")),
-            ),
-            saved=(
-                bound_inc(f.tokens_saved.labels(provider, model, "input")),
-                bound_inc(f.tokens_saved.labels(provider, model, "output")),
-            ),
-            cost_saved=bound_inc(f.cost_saved.labels(provider, model)),
-        )
-
-    def _provider(self, provider: str) -> _ProviderSeries:
+    def _provider(self, provider: str) -> ProviderSeries:
         series = self._by_provider.get(provider)
         if series is None:
-            f = self._f
             with self._lock:
-                series = self._by_provider.get(provider) or _ProviderSeries(
-                    errors={c: f.llm_errors.labels(provider, c) for c in STATUS_CLASSES},
-                    retries=f.llm_retries.labels(provider),
-                    requeues=f.requeues.labels(provider),
-                    breaker=f.breaker_state.labels(provider),
-                )
+                series = self._by_provider.get(provider) or provider_series(self._f, provider)
                 self._by_provider[provider] = series
         return series
 
@@ -195,12 +172,16 @@ class Metrics:
     ) -> float:  # fmt: skip
         """A job answered by the cache or a shared call: :meth:`completion` (``ok``) and
         :meth:`tokens_saved` for ``saved_model`` in one call; returns the USD saved."""
-        not_negative(input_tokens, output_tokens)
-        series = self._model(provider, model)
-        try:
-            observe = self._durations[cache]
-        except KeyError:
-            _pick(self._durations, cache, "cache")
+        if input_tokens < 0 or output_tokens < 0:
+            not_negative(input_tokens, output_tokens)
+        series = self._by_name.get((provider, model)) or self._model_slow(provider, model)
+        hit = series.hits.get(cache) if saved_model == model else None
+        if hit is not None:  # the hot path: six increments under one lock
+            price = self._prices.get(model) if self._prices else None
+            usd = 0.0 if price is None else _usd(price, input_tokens, output_tokens)
+            hit(duration_s, input_tokens, output_tokens, usd)
+            return usd
+        observe = _pick(self._durations, cache, "cache")
         series.completions["ok"](1)
         observe(duration_s)
         if saved_model != model:
@@ -226,16 +207,14 @@ class Metrics:
         return self._save(self._model(provider, model), model, input_tokens, output_tokens)
 
     def _save(
-        self, series: _ModelSeries, model: str, input_tokens: int, output_tokens: int
+        self, series: ModelSeries, model: str, input_tokens: int, output_tokens: int
     ) -> float:
         series.saved[0](input_tokens)
         series.saved[1](output_tokens)
         price = self._prices.get(model)
         if price is None:
             return 0.0
-        usd = (
-            input_tokens * price.input_per_million + output_tokens * price.output_per_million
-        ) / 1e6
+        usd = _usd(price, input_tokens, output_tokens)
         series.cost_saved(usd)
         return usd
 
@@ -296,3 +275,7 @@ class Metrics:
     def worker_process(self, up: bool) -> None:
         """This process holds an L1 (``True`` at start, ``False`` at shutdown)."""
         self._f.worker_processes.set(1 if up else 0)
+
+
+def _usd(price: Price, input_tokens: int, output_tokens: int) -> float:
+    return (input_tokens * price.input_per_million + output_tokens * price.output_per_million) / 1e6

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
@@ -20,8 +20,9 @@ logger = logging.getLogger(__name__)
 
 
 class ProcessTelemetry:
-    """Owns this process's :class:`Metrics` (registered once per registry) and a thread that
-    copies the cache's gauges (L2 health, L1 entries) into them every ``interval_s``."""
+    """Owns this process's :class:`Metrics` (registered once per registry, the series of
+    ``providers`` at zero) and a thread that copies the cache's gauges (L2 health, L1 entries)
+    into them every ``interval_s``."""
 
     def __init__(
         self,
@@ -29,8 +30,9 @@ class ProcessTelemetry:
         *,
         registry: CollectorRegistry | None = None,
         interval_s: float = 1.0,
+        providers: Iterable[str] = (),
     ) -> None:
-        self.metrics = Metrics.from_settings(section, registry or REGISTRY)
+        self.metrics = Metrics.from_settings(section, registry or REGISTRY, providers=providers)
         self.observer = JobTelemetry(
             self.metrics, tracer=get_tracer(), record_content=section.otel_record_content
         )
@@ -76,11 +78,14 @@ _process: tuple[int, ProcessTelemetry] | None = None
 _process_lock = threading.Lock()
 
 
-def process_telemetry(section: TelemetrySettings) -> ProcessTelemetry:
+def process_telemetry(
+    section: TelemetrySettings, providers: Iterable[str] = ()
+) -> ProcessTelemetry:
     """This process's :class:`ProcessTelemetry`, made on first use (a metric family can be
-    registered once per process registry; a forked child makes its own)."""
+    registered once per process registry; a forked child makes its own), with the series of
+    ``providers`` at zero."""
     global _process
     with _process_lock:
         if _process is None or _process[0] != os.getpid():
-            _process = (os.getpid(), ProcessTelemetry(section))
+            _process = (os.getpid(), ProcessTelemetry(section, providers=providers))
         return _process[1]

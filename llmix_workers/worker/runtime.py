@@ -6,15 +6,18 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 
 from llmix_workers.jobs.build import build_fleet_seat, build_response_cache
 from llmix_workers.jobs.service import CompletionService
 from llmix_workers.llm.client import LLMClient
 from llmix_workers.llm.factory import build_llm_client
+from llmix_workers.llm.registry import BUILTIN_PROVIDERS
 from llmix_workers.llm.resilient import ResilientClient
 from llmix_workers.settings import Settings
 from llmix_workers.telemetry.invalidator import InstrumentedInvalidator
 from llmix_workers.telemetry.job_telemetry import ResilienceMetrics
+from llmix_workers.telemetry.metrics import Metrics
 from llmix_workers.telemetry.multiprocess import is_multiprocess_mode, mark_dead
 from llmix_workers.telemetry.process import ProcessTelemetry, process_telemetry
 from llmix_workers.telemetry.tracing import setup_tracing, shutdown_tracing
@@ -45,6 +48,8 @@ class WorkerRuntime:
         seat = build_fleet_seat(settings, self.hostname)
         member, lock = seat if seat is not None else (None, None)
         invalidator = InstrumentedInvalidator(member, metrics) if member and metrics else member
+        if member is not None and metrics is not None:
+            member.on_clear_result = _fleet_clear_counter(metrics)
         self.cache = build_response_cache(settings, invalidator=invalidator, metrics=metrics)
         self.fleet = member.start() if member is not None and self.cache is not None else None
         self.client: LLMClient = client or build_llm_client(settings)
@@ -79,7 +84,24 @@ def _telemetry_for(settings: Settings) -> ProcessTelemetry | None:
     if not section.metrics_port and not section.otel_enabled:
         return None
     setup_tracing(section)
-    return process_telemetry(section)
+    return process_telemetry(section, providers=known_providers(settings))
+
+
+def _fleet_clear_counter(metrics: Metrics) -> Callable[[str], None]:
+    """Counts a fleet clear's result as ``llmix_cache_clears_total{scope="fleet"}``."""
+
+    def count(result: str) -> None:
+        try:
+            metrics.clear("fleet", result)
+        except ValueError:
+            logger.warning("fleet clear result %r not counted: unknown", result[:32])
+
+    return count
+
+
+def known_providers(settings: Settings) -> list[str]:
+    """The providers a worker can call: the built-ins and ``llm.custom_providers``."""
+    return sorted({*BUILTIN_PROVIDERS, *settings.llm.custom_providers})
 
 
 _lock = threading.Lock()

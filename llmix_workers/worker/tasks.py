@@ -76,7 +76,8 @@ def register(app: Celery) -> None:
     def cache_clear(timeout_s: float | None = None) -> dict[str, Any]:
         """Clear L2 and every L1 of the fleet (:class:`~llmix_workers.fleet.control.
         FleetControl`); return the report as ``cache clear --json`` prints it. An incomplete
-        clear is a result (``complete`` false), not a task failure; no Redis URL fails it."""
+        clear is a result (``complete`` false), not a task failure; no Redis URL fails it. The
+        clear is counted like any other, by the worker process that takes its result."""
         control = build_fleet_control(settings)
         try:
             with get_tracer().start_as_current_span(SPAN_CACHE_CLEAR) as span:
@@ -85,9 +86,5 @@ def register(app: Celery) -> None:
                 span.set_attribute("llmix.cache.l2_deleted", cleared.l2_deleted)
         finally:
             control.close()
-        telemetry = runtime_for(settings).telemetry
-        if telemetry is not None:
-            result = "ok" if cleared.complete else "failed" if cleared.l2_error else "incomplete"
-            telemetry.metrics.clear("fleet", result)
         report: dict[str, Any] = cleared.as_json()
         return report

@@ -9,6 +9,7 @@ with the jobs' outputs, the stub's call counts or the clear report.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,6 +251,43 @@ def test_fleet_clear_moves_generation_and_drops_l1(nodes: Nodes) -> None:
             assert local_clears == row["processes"] == 1
     assert acked[nodes.threads.hostname]["dropped"] >= 1  # the jobs above left entries in L1
     eventually(lambda: scrape(nodes.threads).value("llmix_l1_entries") == 0, "L1 empty")
+
+    def fleet_clears() -> float:  # run from this process, as the CLI does: one worker counts it
+        return sum(
+            delta(before[n.hostname], scrape(n), "llmix_cache_clears_total", scope="fleet")
+            for n in watched
+        )
+
+    eventually(lambda: fleet_clears() == 1, "the fleet clear counted once across the fleet")
+    for node in watched:
+        page = scrape(node)
+        assert delta(before[node.hostname], page, "llmix_cache_clears_total", scope="fleet",
+                     result="failed") == 0  # fmt: skip
+    time.sleep(1.0)  # two sync intervals: nobody counts it a second time
+    assert fleet_clears() == 1
+
+
+@pytest.mark.parametrize("pool", ["threads", "prefork"])
+def test_every_known_provider_is_at_zero_before_its_first_call(nodes: Nodes, pool: str) -> None:
+    node = nodes.threads if pool == "threads" else nodes.prefork
+
+    def series(page: Page, name: str, **labels: str) -> list[float]:
+        return [v for n, ls, v in page.samples if n == name and ls == labels]
+
+    def at_zero() -> bool:  # anthropic is never called in this module
+        page = scrape(node)
+        return all(
+            series(page, name, **labels) == [0.0]
+            for name, labels in (
+                ("llmix_llm_errors_total", {"provider": "anthropic", "status_class": "5xx"}),
+                ("llmix_llm_errors_total", {"provider": "anthropic", "status_class": "429"}),
+                ("llmix_llm_retries_total", {"provider": "anthropic"}),
+                ("llmix_requeues_total", {"provider": "anthropic"}),
+            )
+        )
+
+    outputs(nodes.run(node, [request(f"zero series {pool}")]))  # every child has started
+    eventually(at_zero, f"anthropic's series at 0 on the {pool} node")
 
 
 def test_readiness_follows_the_redis_and_liveness_stays(nodes: Nodes) -> None:

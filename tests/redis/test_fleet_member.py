@@ -232,3 +232,28 @@ def test_a_clear_landing_during_a_batch_lookup_drops_its_hits(client: redis.Redi
     cache = TwoTierCache("redis", CacheSettings(), l2=l2, invalidator=FleetView(client, KEYS))
     assert cache.get_many([entry(PREFIX, 1)]) == [MISS]
     assert cache.get(entry(PREFIX, 1)) is not MISS  # the entry itself is fine afterwards
+
+
+def test_each_clear_result_is_taken_by_exactly_one_counting_member(
+    client: redis.Redis, l2: MemoryL2
+) -> None:
+    taken: list[tuple[str, str]] = []
+    members = [seat(client, l2, f"c{i}")[0] for i in range(3)]
+    for member in members[:2]:  # the third has no metrics: it takes nothing
+        member.on_clear_result = lambda result, node=member.node: taken.append((node, result))
+    for member in members:
+        member.sync()
+    clearing = control(client, l2)
+    assert clearing.clear(timeout_s=0.2).result == "incomplete"  # nobody listens: no acks
+    l2.down = True
+    assert clearing.clear(timeout_s=0.2).result == "failed"
+    l2.down = False
+    members[2].sync()
+    assert taken == [] and client.llen(KEYS.clear_results) == 2
+    for member in members:
+        member.sync()
+    assert sorted(result for _, result in taken) == ["failed", "incomplete"]
+    assert client.llen(KEYS.clear_results) == 0
+    for member in members:
+        member.sync()
+    assert len(taken) == 2

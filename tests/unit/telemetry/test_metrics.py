@@ -203,3 +203,58 @@ def test_second_metrics_on_one_registry_is_refused(registry: CollectorRegistry) 
 def test_negative_amounts_are_refused(metrics: Metrics) -> None:
     with pytest.raises(ValueError):
         metrics.tokens("p", "m", -1, 0)
+
+
+def test_named_providers_have_every_series_at_zero_from_the_start(
+    registry: CollectorRegistry,
+) -> None:
+    Metrics(registry, providers=["openai", "anthropic"])
+    for provider in ("openai", "anthropic"):
+        for status in ("4xx", "429", "5xx", "timeout", "network", "circuit_open"):
+            labels = {"provider": provider, "status_class": status}
+            assert value(registry, "llmix_llm_errors_total", **labels) == 0
+        assert value(registry, "llmix_llm_retries_total", provider=provider) == 0
+        assert value(registry, "llmix_requeues_total", provider=provider) == 0
+        assert value(registry, "llmix_circuit_breaker_state", provider=provider) == 0
+    assert value(registry, "llmix_llm_retries_total", provider="together") is None
+
+
+def test_a_hit_counts_its_completion_latency_and_savings_at_once(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    usd = metrics.shared_completion("openai", "gpt-4o", "l1_hit", 0.0004, "gpt-4o", 1000, 100)
+    assert usd == pytest.approx((1000 * 2.5 + 100 * 10.0) / 1e6)
+    labels = {"provider": "openai", "model": "gpt-4o"}
+    assert value(registry, "llmix_completions_total", outcome="ok", **labels) == 1
+    hist = "llmix_completion_duration_seconds"
+    assert value(registry, f"{hist}_bucket", cache="l1_hit", le="0.0005") == 1
+    assert value(registry, f"{hist}_sum", cache="l1_hit") == 0.0004
+    assert value(registry, "llmix_tokens_saved_total", direction="input", **labels) == 1000
+    assert value(registry, "llmix_tokens_saved_total", direction="output", **labels) == 100
+    assert value(registry, "llmix_cost_saved_usd_total", **labels) == pytest.approx(usd)
+    with pytest.raises(ValueError, match="cache='l3_hit'"):
+        metrics.shared_completion("openai", "gpt-4o", "l3_hit", 0.1, "gpt-4o", 1, 1)
+
+
+def test_hits_from_many_threads_add_up_exactly(registry: CollectorRegistry) -> None:
+    metrics = Metrics(registry)
+    barrier = threading.Barrier(8)
+
+    def worker() -> None:
+        barrier.wait()
+        for _ in range(2000):
+            metrics.shared_completion("p", "m", "l1_hit", 0.001, "m", 3, 1)
+            metrics.lookup("l1_hit")
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (
+        value(registry, "llmix_completions_total", provider="p", model="m", outcome="ok") == 16000
+    )
+    assert value(registry, "llmix_cache_lookups_total", outcome="l1_hit") == 16000
+    assert value(registry, "llmix_completion_duration_seconds_count", cache="l1_hit") == 16000
+    saved = value(registry, "llmix_tokens_saved_total", provider="p", model="m", direction="input")
+    assert saved == 48000

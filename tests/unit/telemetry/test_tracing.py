@@ -87,7 +87,7 @@ def test_ratio_zero_records_nothing(exporter: InMemorySpanExporter) -> None:
     provider = tracing.setup_tracing(section(otel_sampling_ratio=0.0), exporter=exporter)
     assert provider is not None
     for _ in range(50):
-        with tracing.get_tracer().start_as_current_span(tracing.SPAN_JOB) as span:
+        with tracing.get_tracer().start_as_current_span(tracing.SPAN_CACHE_GET) as span:
             assert not span.is_recording()
     assert finished(provider, exporter) == []
 
@@ -187,3 +187,47 @@ def test_otlp_http_export_reaches_the_endpoint() -> None:
     [(path, body)] = _Collector.received
     assert path == "/v1/traces"
     assert b"llmix.cache.clear" in body
+
+
+def test_exporter_none_batches_spans_then_discards_them() -> None:
+    from llmix_workers.telemetry.discard import DiscardExporter
+
+    provider = tracing.setup_tracing(section(otel_exporter="none"))
+    assert provider is not None
+    with tracing.get_tracer().start_as_current_span(tracing.SPAN_CACHE_GET) as span:
+        assert span.is_recording()
+    assert provider.force_flush()
+    [processor] = provider._active_span_processor._span_processors
+    exporter = processor.span_exporter  # type: ignore[attr-defined]
+    assert isinstance(exporter, DiscardExporter) and exporter.discarded == 1
+
+
+def test_exporter_console_prints_spans() -> None:
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+    provider = tracing.setup_tracing(section(otel_exporter="console"))
+    assert provider is not None
+    [processor] = provider._active_span_processor._span_processors
+    assert isinstance(processor.span_exporter, ConsoleSpanExporter)  # type: ignore[attr-defined]
+
+
+def test_an_unknown_exporter_is_refused_naming_the_setting() -> None:
+    from llmix_workers import load_settings
+
+    with pytest.raises(ConfigError, match=r"telemetry\.otel_exporter: Input should be 'otlp'"):
+        load_settings(telemetry={"otel_exporter": "zipkin"})
+
+
+def test_recording_agrees_with_the_current_span(exporter: InMemorySpanExporter) -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    assert not tracing.recording()
+    tracer = TracerProvider().get_tracer("t")
+    with tracer.start_as_current_span("sampled") as span:
+        assert tracing.recording() is span.is_recording() is True
+    with TracerProvider(sampler=ALWAYS_OFF).get_tracer("t").start_as_current_span("unsampled"):
+        assert not tracing.recording()
+    span = tracer.start_span("ended")
+    span.end()
+    with trace.use_span(span):
+        assert not tracing.recording()
