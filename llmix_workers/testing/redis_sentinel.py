@@ -87,7 +87,8 @@ class PrivateSentinel:
         return victim
 
     def wait_for_failover(self, old_port: int, timeout_s: float = 60.0) -> int:
-        """Wait until the sentinels name another primary that accepts writes; return its port.
+        """Wait until every sentinel names another primary, up in its eyes, that accepts writes
+        (what a client asking any sentinel then finds); return its port.
 
         Raises:
             ConfigError: no failover within ``timeout_s``.
@@ -99,7 +100,11 @@ class PrivateSentinel:
 
     def _promoted(self, old_port: int) -> bool:
         port = self.primary_port()
-        if port is None or port == old_port:
+        if (
+            port is None
+            or port == old_port
+            or not all(self._names_up(sentinel.port, port) for sentinel in self.sentinels)
+        ):
             return False
         client = redis.Redis(port=port, socket_timeout=1)
         try:
@@ -108,6 +113,23 @@ class PrivateSentinel:
             return False
         finally:
             client.close()
+
+    def _names_up(self, sentinel_port: int, primary_port: int) -> bool:
+        """True when the sentinel on ``sentinel_port`` names ``primary_port`` as a primary that
+        is neither subjectively nor objectively down (redis-py's test before using it)."""
+        client = redis.Redis(port=sentinel_port, socket_timeout=1)
+        try:
+            state: Any = client.sentinel_master(self.service)
+        except (redis.RedisError, OSError):
+            return False
+        finally:
+            client.close()
+        return bool(
+            int(state.get("port", 0)) == primary_port
+            and state.get("is_master")
+            and not state.get("is_sdown")
+            and not state.get("is_odown")
+        )
 
     def _ready(self) -> bool:
         replica = redis.Redis(port=self.replica.port, socket_timeout=1)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from llmix_workers.cache.backends.redis import RedisL2
 from llmix_workers.errors import ConfigError, L2Unavailable
@@ -104,6 +105,9 @@ def test_redis_l2_follows_the_new_primary_after_a_failover() -> None:
         backend.set("llmix:resp:v2:k", b"before", 60)
         old_port = private.primary_port()
         assert old_port is not None
+        primary = redis.Redis(port=old_port)
+        assert primary.wait(1, 5000) == 1  # the replica has the entry before the primary dies
+        primary.close()
         private.kill_primary()
         with pytest.raises(L2Unavailable):
             backend.get("llmix:resp:v2:k")
