@@ -108,17 +108,21 @@ def run(console: Console) -> int:
     queue = f"llmix-demo-{run_id}"
     env = passthrough(dict(os.environ), stub=stub) | {"LLMIX_WORKER__QUEUE": queue}
     fleet = LocalFleet(redis_url=user.redis_url, stub=stub, stub_latency_ms=40, worker_env=env)
+    _received.clear()
     previous = signal.signal(signal.SIGTERM, _raise_stopped)
+    signal.signal(signal.SIGINT, _raise_stopped)
     clean = False
     try:
         code = _run(console, fleet, user, stub, provider, model, run_id, queue)
+        check_stopped()
         clean = code == 0
         return code
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: stopping the demo workers[/yellow]")
         return EXIT_INTERRUPTED
     except Stopped as stop:
-        console.print("[yellow]interrupted (SIGTERM): stopping the demo workers[/yellow]")
+        name = signal.Signals(stop.signum).name
+        console.print(f"[yellow]interrupted ({name}): stopping the demo workers[/yellow]")
         return 128 + stop.signum
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -130,8 +134,24 @@ def run(console: Console) -> int:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+#: Signals received during this demo (the handler's exception can be lost, see check_stopped).
+_received: list[int] = []
+
+
 def _raise_stopped(signum: int, _frame: Any) -> None:
+    _received.append(signum)
     raise Stopped(signum)
+
+
+def check_stopped() -> None:
+    """Raise :class:`Stopped` again for a signal already received.
+
+    A handler's exception raised while Python runs a finalizer (Celery's ``AsyncResult.__del__``
+    during a batch) is printed and dropped, and the demo would run on to the end; the demo
+    calls this between its stages, so such a signal still stops it.
+    """
+    if _received:
+        raise Stopped(_received[0])
 
 
 def _run(
@@ -169,6 +189,7 @@ def _run(
     distinct = len({str(r["messages"]) for r in requests})
     summaries = []
     for label in ("first run: cold cache", "second run: same batch"):
+        check_stopped()
         started = time.monotonic()
         outcomes = producer.run_batch(requests, timeout_s=600)
         summary = BatchSummary.of(outcomes, wall_s=time.monotonic() - started)
