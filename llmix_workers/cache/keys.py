@@ -12,7 +12,6 @@ bytes; the property tests compare them.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from hashlib import sha256
 from typing import Any, TypedDict
@@ -87,7 +86,7 @@ def _uncached_digest(params: Mapping[str, Any]) -> str:
     data = canonical_bytes_slow(params)
     if data is None:
         return _reference_digest(params)
-    return hashlib.sha256(data).hexdigest()
+    return sha256(data).hexdigest()
 
 
 def canonical_key_params(params: CacheKeyParams | Mapping[str, Any]) -> str:
@@ -106,4 +105,4 @@ def canonical_key_params(params: CacheKeyParams | Mapping[str, Any]) -> str:
 
 
 def _reference_digest(params: CacheKeyParams | Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical_key_params(params).encode("utf-8")).hexdigest()
+    return sha256(canonical_key_params(params).encode("utf-8")).hexdigest()
