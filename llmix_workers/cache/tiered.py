@@ -5,7 +5,11 @@ storage is a :class:`~llmix_workers.cache.local.LocalLRU` and any
 :class:`~llmix_workers.cache.backend.L2Backend`. An L2 outage is a miss, never an exception out
 of :meth:`get` or :meth:`set`; after three consecutive failed writes L2 is unhealthy and is left
 alone for ``l2_cooloff_s``, then probed once per cool-off until a write succeeds. Whether L1 may
-still be served and L2 read is the :class:`~llmix_workers.cache.backend.Invalidator`'s call.
+still be served and L2 read is the :class:`~llmix_workers.cache.backend.Invalidator`'s call:
+it hands out the :class:`~llmix_workers.cache.stamp.Stamp` this process may serve under, or
+``None`` when the process cannot prove it is current (then every lookup is a miss and nothing is
+stored). L1 entries carry the stamp they were stored under and L2 entries its tag; a lookup
+serves neither when they are older than its stamp.
 """
 
 from __future__ import annotations
@@ -13,41 +17,24 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any
 
 from llmix_workers.cache.backend import MISS, Invalidator, L2Backend, Miss
 from llmix_workers.cache.backends.null import NullL2
 from llmix_workers.cache.config import CacheConfig
 from llmix_workers.cache.entry import Entry, decode_entry, encode_entry
 from llmix_workers.cache.health import L2Health
+from llmix_workers.cache.hit import MAX_ENTRY_TTL_S, CacheHit, CacheTier, ClearResult, entry_ttl
 from llmix_workers.cache.invalidation import LocalInvalidator, clear_entries
 from llmix_workers.cache.local import LocalLRU
+from llmix_workers.cache.stamp import STAMP_FIELD, Stamp
 from llmix_workers.cache.stats import CacheStats
 from llmix_workers.cache.strategy import ResponseCacheStrategy
 from llmix_workers.errors import ConfigError, L2Unavailable
 
 logger = logging.getLogger(__name__)
 
-CacheTier = Literal["l1", "l2"]
-#: The longest per-entry TTL a reader honours (a year); a larger ``ttl_s`` is malformed.
-MAX_ENTRY_TTL_S: Final = 365 * 24 * 3600
-
-
-class CacheHit(NamedTuple):
-    """A cached response: the raw text, where it was found, when it was first stored."""
-
-    value: str
-    tier: CacheTier
-    cached_at: float
-    #: Fields the writer added to the L2 entry besides ``data``/``cached_at`` (``usage``…).
-    extra: Mapping[str, Any] | None = None
-
-
-class ClearResult(NamedTuple):
-    """What a successful :meth:`TwoTierCache.clear` removed."""
-
-    l1_dropped: int
-    l2_deleted: int
+__all__ = ["MAX_ENTRY_TTL_S", "CacheHit", "CacheTier", "ClearResult", "TwoTierCache"]
 
 
 class TwoTierCache:
@@ -72,17 +59,15 @@ class TwoTierCache:
         self.strategy: ResponseCacheStrategy = strategy
         self.ttl_s = config.ttl_s
         self.key_prefix = config.key_prefix
-        self._l1: LocalLRU[CacheHit] = LocalLRU(config.l1_max_entries, clock)
+        #: L1 entries with the stamp each was stored under: served only while it is current.
+        self._l1: LocalLRU[tuple[CacheHit, Stamp]] = LocalLRU(config.l1_max_entries, clock)
         self._l2: L2Backend = l2
         self._cooloff_s = config.l2_cooloff_s
         self._max_entry_bytes = config.l2_max_entry_bytes
         self._clear_batch_size = config.clear_batch_size
         self._invalidator: Invalidator = invalidator or LocalInvalidator()
         self._invalidator.attach(self)
-        # A local invalidator drops L1 itself when it moves: nothing to ask on each lookup.
-        self._refresh = None if isinstance(self._invalidator, LocalInvalidator) else (
-            self._invalidator.generation
-        )  # fmt: skip
+        self._current = self._invalidator.current
         self._clears = 0
         self._clock = clock
         self._monotonic = monotonic
@@ -93,10 +78,6 @@ class TwoTierCache:
     @property
     def l2(self) -> L2Backend:
         return self._l2
-
-    @property
-    def l1(self) -> LocalLRU[CacheHit]:
-        return self._l1
 
     @property
     def invalidator(self) -> Invalidator:
@@ -117,22 +98,24 @@ class TwoTierCache:
         """L2 reads are blocked: by this cache's failed clear, or by the fleet."""
         return self._blocked or self._invalidator.l2_blocked()
 
-    def epoch(self) -> tuple[int, int]:
-        """Where this cache stands now (generation, local clears); hand it to :meth:`set` to
-        drop an answer computed across a clear."""
-        return self._invalidator.generation(), self._clears
+    def epoch(self) -> tuple[Stamp | None, int]:
+        """Where this cache stands now (stamp, local clears); hand it to :meth:`set` to drop an
+        answer computed across a clear (or while this process could not prove it is current)."""
+        return self._current(), self._clears
 
     def get(self, key: str, *, record: bool = True) -> CacheHit | Miss:
         """L1, then L2 (back-filling L1 with the entry's original ``cached_at``), else ``MISS``.
 
         ``record=False`` leaves the hit/miss counters alone (for polling while waiting).
         """
-        if self._refresh is not None:
-            self._refresh()  # a moved generation drops L1 first
-        hit = self._l1.get(key)
-        if hit is not MISS:
+        stamp = self._current()  # a moved stamp drops L1 first
+        if stamp is None:
+            self.misses += record
+            return MISS
+        held = self._l1.get(key)
+        if held is not MISS and held[1] is stamp:
             self.l1_hits += record
-            return hit
+            return held[0]
         if self._blocked or self._invalidator.l2_blocked() or not self._health.usable():
             self.misses += record
             return MISS
@@ -143,7 +126,7 @@ class TwoTierCache:
             self.misses += record
             return MISS
         self._health.answered()
-        hit = self._admit(key, raw)
+        hit = self._admit(key, raw, stamp)
         if hit is MISS:
             self.misses += record
         else:
@@ -155,7 +138,14 @@ class TwoTierCache:
         trip. When the generation moves or L2 gets blocked during the lookup (a clear landed),
         every L2 hit is dropped: nothing from before a clear is returned."""
         epoch = self.epoch()
-        found: list[CacheHit | Miss] = [self._l1.get(key) for key in keys]
+        stamp = epoch[0]
+        if stamp is None:
+            self.misses += len(keys)
+            return [MISS] * len(keys)
+        found: list[CacheHit | Miss] = []
+        for key in keys:
+            held = self._l1.get(key)
+            found.append(held[0] if held is not MISS and held[1] is stamp else MISS)
         missing = [index for index, hit in enumerate(found) if hit is MISS]
         if missing and not self.l2_blocked and self._health.usable():
             try:
@@ -164,7 +154,8 @@ class TwoTierCache:
                 self._health.read_failed(exc)
             else:
                 self._health.answered()
-                admitted = [self._admit(keys[i], raw) for i, raw in zip(missing, raws, strict=True)]
+                admitted = [self._admit(keys[i], raw, stamp)
+                            for i, raw in zip(missing, raws, strict=True)]  # fmt: skip
                 if self.epoch() == epoch and not self.l2_blocked:
                     for index, hit in zip(missing, admitted, strict=True):
                         found[index] = hit
@@ -176,19 +167,22 @@ class TwoTierCache:
         self.misses += len(keys) - hits
         return found
 
-    def _admit(self, key: str, raw: bytes | Miss) -> CacheHit | Miss:
-        """An L2 answer as a hit (back-filled into L1), or MISS when absent, malformed, too
-        large or expired."""
+    def _admit(self, key: str, raw: bytes | Miss, stamp: Stamp) -> CacheHit | Miss:
+        """An L2 answer as a hit (back-filled into L1 under ``stamp``), or MISS when absent,
+        malformed, too large, expired or written under an older stamp."""
         entry = None
         if raw is not MISS and len(raw) <= self._max_entry_bytes:
             entry = decode_entry(raw, self._clock())
         if entry is None:
             return MISS
-        expires_at = entry.cached_at + _entry_ttl(entry, self.ttl_s)
+        extra = entry.extra
+        if extra is not None and not stamp.admits(extra.get(STAMP_FIELD)):
+            return MISS
+        expires_at = entry.cached_at + entry_ttl(entry, self.ttl_s)
         if not self._clock() < expires_at:  # NaN-safe: anything odd is expired
             return MISS
-        self._l1.put(key, CacheHit(entry.data, "l1", entry.cached_at, entry.extra), expires_at)
-        return CacheHit(entry.data, "l2", entry.cached_at, entry.extra)
+        self._l1.put(key, (CacheHit(entry.data, "l1", entry.cached_at, extra), stamp), expires_at)
+        return CacheHit(entry.data, "l2", entry.cached_at, extra)
 
     def set(
         self,
@@ -197,23 +191,28 @@ class TwoTierCache:
         *,
         ttl_s: int | None = None,
         extra: Mapping[str, Any] | None = None,
-        epoch: tuple[int, int] | None = None,
+        epoch: tuple[Stamp | None, int] | None = None,
     ) -> bool:
         """Store ``value`` in L1 and, best effort, in L2 for ``ttl_s`` (default: the cache TTL).
 
-        ``extra`` fields go into the L2 entry beside ``data`` and ``cached_at``. With ``epoch``
-        (from :meth:`epoch` before the answer was computed), nothing is stored when a clear
-        happened since; the return value says whether the value was stored.
+        ``extra`` fields go into the L2 entry beside ``data`` and ``cached_at``, and the stamp's
+        tag as ``fleet_gen``. With ``epoch`` (from :meth:`epoch` before the answer was computed),
+        nothing is stored when a clear happened since; nothing is stored either while this
+        process cannot prove it is current. The return value says whether the value was stored.
         """
-        if epoch is not None and epoch != self.epoch():
-            logger.info("answer computed across a cache clear: not stored")
+        now_epoch = self.epoch()
+        stamp = now_epoch[0]
+        if stamp is None or (epoch is not None and epoch != now_epoch):
+            logger.info("answer computed across a cache clear (or while not current): not stored")
             return False
         ttl = self.ttl_s if ttl_s is None else max(1, int(ttl_s))
         now = self._clock()
         fields = dict(extra) if extra else {}
         if ttl != self.ttl_s:
             fields["ttl_s"] = ttl
-        self._l1.put(key, CacheHit(value, "l1", now, fields or None), now + ttl)
+        if stamp.tag is not None:
+            fields[STAMP_FIELD] = stamp.tag
+        self._l1.put(key, (CacheHit(value, "l1", now, fields or None), stamp), now + ttl)
         if not self._l2.enabled or not self._health.usable():
             return True
         payload = encode_entry(Entry(value, now, fields))
@@ -257,6 +256,7 @@ class TwoTierCache:
         self._blocked = blocked
 
     def stats(self) -> CacheStats:
+        stamp = self._current()
         return CacheStats(
             l1_size=len(self._l1),
             l1_max=self._l1.max_entries,
@@ -268,18 +268,10 @@ class TwoTierCache:
             l2_hits=self.l2_hits,
             misses=self.misses,
             l2_errors=self._health.errors,
-            generation=self._invalidator.generation(),
+            generation=stamp.generation if stamp is not None else None,
         )
 
     def close(self) -> None:
         """Drop L1 and release L2 connections; the cache is not used afterwards."""
         self._l1.clear()
         self._l2.close()
-
-
-def _entry_ttl(entry: Entry, default_s: int) -> float:
-    """The writer's own TTL when it recorded one (``ttl_s``), else the cache's."""
-    ttl = entry.extra.get("ttl_s") if entry.extra else None
-    if ttl.__class__ is int and 0 < ttl <= MAX_ENTRY_TTL_S:
-        return float(ttl)
-    return float(default_s)

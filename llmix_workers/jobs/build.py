@@ -58,7 +58,8 @@ def build_fleet_seat(
     client = fleet_client(settings)
     keys = FleetKeys.for_prefix(settings.cache.key_prefix)
     fleet = settings.fleet
-    member = FleetMember(client, keys, node=node, sync_interval_s=fleet.sync_interval_s)
+    member = FleetMember(client, keys, node=node, sync_interval_s=fleet.sync_interval_s,
+                         lease_s=fleet.lease_s, member_ttl_s=fleet.member_ttl_s)  # fmt: skip
     lock: FleetLock[CacheHit] = FleetLock(
         client, keys, ttl_s=fleet.lock_ttl_s, wait_s=fleet.lock_wait_s, poll_s=fleet.lock_poll_s
     )

@@ -84,23 +84,49 @@ class CacheSettings(_Section):
     clear_batch_size: int = Field(1000, ge=1, le=100_000)
 
 
+#: How much faster one clock may run than another (Redis' against a worker's monotonic clock)
+#: that the membership TTL must cover beyond the lease: generous, NTP slews at most 0.05 %.
+MAX_CLOCK_DRIFT = 0.1
+
+
 class FleetSettings(_Section):
-    """Fleet-wide coordination through Redis (DESIGN.md §3)."""
+    """Fleet-wide coordination through Redis (DESIGN.md §3).
+
+    A worker process serves what it caches only while its last confirmed check of the fleet
+    state started less than ``lease_s`` ago; a clear waits for a silent process until its
+    membership key (TTL ``member_ttl_s``, counted by Redis) is gone.
+    """
 
     redis_url: RedisUrl = None
     sync_interval_s: float = Field(1.0, gt=0, le=3600)
-    heartbeat_ttl_s: float = Field(5.0, gt=0, le=3600)
+    lease_s: float = Field(3.0, gt=0, le=3600)
+    member_ttl_s: float = Field(5.0, gt=0, le=7200)
     lock_ttl_s: float = Field(10.0, gt=0, le=3600)
     lock_wait_s: float = Field(60.0, ge=0, le=3600)
     lock_poll_s: float = Field(0.02, gt=0, le=10)
-    clear_timeout_s: float = Field(5.0, gt=0, le=3600)
+    clear_timeout_s: float = Field(10.0, gt=0, le=3600)
 
-    @field_validator("heartbeat_ttl_s")
+    @field_validator("lease_s")
     @classmethod
-    def _outlives_a_sync(cls, value: float, info: ValidationInfo) -> float:
+    def _outlives_a_check(cls, value: float, info: ValidationInfo) -> float:
         interval = info.data.get("sync_interval_s")
         if interval is not None and value <= interval:
-            raise ValueError(f"must exceed sync_interval_s ({interval}), or live workers look dead")
+            raise ValueError(
+                f"must exceed sync_interval_s ({interval}), or a process loses its lease "
+                "between two checks"
+            )
+        return value
+
+    @field_validator("member_ttl_s")
+    @classmethod
+    def _outlives_a_lease(cls, value: float, info: ValidationInfo) -> float:
+        lease = info.data.get("lease_s")
+        floor = lease * (1 + MAX_CLOCK_DRIFT) if lease is not None else 0.0
+        if value < floor:
+            raise ValueError(
+                f"must be at least lease_s × {1 + MAX_CLOCK_DRIFT:g} ({floor:g}), so a "
+                "membership that Redis let expire means the lease has run out"
+            )
         return value
 
 

@@ -28,7 +28,8 @@ pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 FLEET_ENV = {
     "LLMIX_FLEET__SYNC_INTERVAL_S": "0.5",
-    "LLMIX_FLEET__HEARTBEAT_TTL_S": "3",
+    "LLMIX_FLEET__LEASE_S": "1.5",
+    "LLMIX_FLEET__MEMBER_TTL_S": "3",
     "LLMIX_FLEET__LOCK_TTL_S": "2",
     "LLMIX_FLEET__LOCK_WAIT_S": "60",
     "LLMIX_WORKER__PREFETCH_MULTIPLIER": "1",
@@ -64,7 +65,7 @@ def settings(fleet: LocalFleet, l2_redis: PrivateRedis) -> Settings:
     return fleet.settings(
         redis={"url": l2_redis.url},
         worker={"broker_url": fleet.redis_url, "result_backend": fleet.redis_url},
-        fleet={"redis_url": fleet.redis_url, "heartbeat_ttl_s": 3},
+        fleet={"redis_url": fleet.redis_url, "lease_s": 1.5, "member_ttl_s": 3},
     )
 
 
@@ -121,7 +122,8 @@ def test_cli_clear_and_stats(fleet: LocalFleet, control: FleetControl, settings:
         "LLMIX_WORKER__BROKER_URL": fleet.redis_url,
         "LLMIX_WORKER__RESULT_BACKEND": fleet.redis_url,
         "LLMIX_FLEET__REDIS_URL": fleet.redis_url,
-        "LLMIX_FLEET__HEARTBEAT_TTL_S": "3",
+        "LLMIX_FLEET__LEASE_S": "1.5",
+        "LLMIX_FLEET__MEMBER_TTL_S": "3",
     }
     cli = [sys.executable, "-m", "llmix_workers", "cache"]
     done = subprocess.run([*cli, "clear", "--json"], env=env, capture_output=True, timeout=60)

@@ -25,7 +25,7 @@ from tests.faults.support import FAST_ENV, split_env, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
 
-HEARTBEAT_S = float(FAST_ENV["LLMIX_FLEET__HEARTBEAT_TTL_S"])
+HEARTBEAT_S = float(FAST_ENV["LLMIX_FLEET__MEMBER_TTL_S"])
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,12 @@ def settings(fleet: LocalFleet, servers: tuple[PrivateRedis, PrivateRedis]) -> S
     return fleet.settings(
         redis={"url": l2.url},
         worker={"broker_url": broker, "result_backend": broker},
-        fleet={"redis_url": fleet_state.url, "sync_interval_s": 0.5, "heartbeat_ttl_s": 3},
+        fleet={
+            "redis_url": fleet_state.url,
+            "sync_interval_s": 0.5,
+            "lease_s": 1.5,
+            "member_ttl_s": 3,
+        },
     )
 
 

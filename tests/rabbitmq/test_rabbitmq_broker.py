@@ -29,7 +29,8 @@ def fleet(vhost: PrivateVhost) -> Iterator[LocalFleet]:
             LLMIX_WORKER__RESULT_BACKEND=local.redis_url,
             LLMIX_WORKER__PREFETCH_MULTIPLIER="1",
             LLMIX_FLEET__SYNC_INTERVAL_S="0.5",
-            LLMIX_FLEET__HEARTBEAT_TTL_S="3",
+            LLMIX_FLEET__LEASE_S="1.5",
+            LLMIX_FLEET__MEMBER_TTL_S="3",
             LLMIX_LLM__MAX_INLINE_WAIT_S="1.5",
             LLMIX_LLM__TIMEOUT_S="10",
         )
@@ -42,7 +43,7 @@ def fleet(vhost: PrivateVhost) -> Iterator[LocalFleet]:
 def producer(fleet: LocalFleet, vhost: PrivateVhost) -> CompletionProducer:
     settings = fleet.settings(
         worker={"broker_url": vhost.url, "result_backend": fleet.redis_url},
-        fleet={"heartbeat_ttl_s": 3},
+        fleet={"lease_s": 1.5, "member_ttl_s": 3},
     )
     assert settings.broker_url.startswith("amqp://")
     return CompletionProducer(settings)

@@ -40,7 +40,8 @@ def fleet(sentinel: PrivateSentinel) -> Iterator[LocalFleet]:
     with LocalFleet(redis_url=sentinel.url) as local:
         local.worker_env.update(
             LLMIX_FLEET__SYNC_INTERVAL_S="0.5",
-            LLMIX_FLEET__HEARTBEAT_TTL_S="3",
+            LLMIX_FLEET__LEASE_S="1.5",
+            LLMIX_FLEET__MEMBER_TTL_S="3",
             LLMIX_CACHE__L2_COOLOFF_S="0.5",
             LLMIX_WORKER__PREFETCH_MULTIPLIER="1",
             LLMIX_WORKER__VISIBILITY_TIMEOUT_S="6",
@@ -55,7 +56,7 @@ def fleet(sentinel: PrivateSentinel) -> Iterator[LocalFleet]:
 def test_the_fleet_carries_on_after_a_failover(
     fleet: LocalFleet, sentinel: PrivateSentinel
 ) -> None:
-    settings = fleet.settings(fleet={"heartbeat_ttl_s": 3})
+    settings = fleet.settings(fleet={"lease_s": 1.5, "member_ttl_s": 3})
     producer = CompletionProducer(settings)
     warmed = request("Cached before the failover.")
     producer.complete(warmed, queue="t1")
