@@ -43,6 +43,8 @@ CLEAR_RESULTS_KEPT = 1000
 CLEAR_RESULTS_TTL_S = 86_400
 #: How often a clear re-reads the members' stamps while waiting for them.
 POLL_S = 0.05
+#: How long a clear waits for the answers of members already serving the new generation.
+REPLY_GRACE_S = 1.0
 
 
 class FleetControl:
@@ -125,8 +127,9 @@ class FleetControl:
                  "epoch": target.epoch, "blocked": error is not None}  # fmt: skip
         deadline = time.monotonic() + timeout_s
         try:
+            young = self._outlive_lost_state(state, target, deadline)
             acks, expired, silent, ack_s = self._await_members(request_id, event, target, deadline)
-            unproven = self._prove(node, server, state, target, deadline)
+            unproven = young or self._prove(node, server, target, deadline)
         except REDIS_ERRORS as exc:
             failure = error or f"broadcast failed: {exc}"
             return ClearReport(target.generation, deleted, failure, l2_s=l2_s,
@@ -153,6 +156,14 @@ class FleetControl:
             if popped is not None:
                 _take(answers, popped[1])
         elapsed = time.perf_counter() - started
+        # Members answer the message right after publishing their stamp: give the answers
+        # (how many L1 entries each dropped) a moment to arrive; the verdict is already made.
+        unanswered = {m for m, tag in stamps.items() if tag and m not in pending} - set(answers)
+        grace = min(deadline, time.monotonic() + REPLY_GRACE_S)
+        while unanswered and (left := grace - time.monotonic()) > 0:
+            popped = self.client.blpop([reply_key], timeout=max(0.01, min(left, POLL_S)))
+            if popped is not None:
+                unanswered.discard(_take(answers, popped[1]))
         for raw in self.client.lrange(reply_key, 0, -1):  # late or unexpected answers
             _take(answers, raw)
         self.client.delete(reply_key)
@@ -165,18 +176,10 @@ class FleetControl:
         acks = [answers[m] for m in sorted(answers) if m not in pending]
         return acks, expired, sorted(pending), elapsed
 
-    def _prove(
-        self, node: redis.Redis, server: str, state: FleetState, target: Stamp, deadline: float
-    ) -> str | None:
-        """Why the clear cannot be called complete though its parts worked, or ``None``."""
-        if server_id(node) != server:
-            return "the fleet's Redis restarted or failed over during the clear"
-        pipe = self.client.pipeline(transaction=True)
-        pipe.get(self.keys.epoch)
-        pipe.get(self.keys.generation)
-        epoch, generation = pipe.execute()
-        if _text(epoch) != target.epoch or int(generation or 0) < target.generation:
-            return "the fleet state lost the clear (restart or failover)"
+    def _outlive_lost_state(self, state: FleetState, target: Stamp, deadline: float) -> str | None:
+        """When the fleet state is younger than a membership TTL (it was lost, or is new), wait
+        until it is not, on Redis' clock: processes of a lost state may hold leases that no key
+        shows any more. ``None`` once it is old enough, else why the clear is unproven."""
         young_ms = state.young_for_ms(self.fleet.member_ttl_s)
         while young_ms > 0 and time.monotonic() < deadline:
             time.sleep(min(young_ms / 1000, POLL_S * 4))
@@ -186,6 +189,18 @@ class FleetControl:
             young_ms = now.young_for_ms(self.fleet.member_ttl_s)
         if young_ms > 0:
             return "fleet state younger than a membership TTL: processes of a lost state may serve"
+        return None
+
+    def _prove(self, node: redis.Redis, server: str, target: Stamp, deadline: float) -> str | None:
+        """Why the clear cannot be called complete though its parts worked, or ``None``."""
+        if server_id(node) != server:
+            return "the fleet's Redis restarted or failed over during the clear"
+        pipe = self.client.pipeline(transaction=True)
+        pipe.get(self.keys.epoch)
+        pipe.get(self.keys.generation)
+        epoch, generation = pipe.execute()
+        if _text(epoch) != target.epoch or int(generation or 0) < target.generation:
+            return "the fleet state lost the clear (restart or failover)"
         left = max(0.5, deadline - time.monotonic())
         return confirm_replicated(node, self.keys.clear_marker, left)
 

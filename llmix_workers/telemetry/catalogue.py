@@ -45,6 +45,7 @@ class Families:
     l1_dropped: Counter
     clears: Counter
     fleet_generation: Gauge
+    fleet_lease: Gauge
     single_flight_waits: Counter
     lock_takeovers: Counter
     completions: Counter
@@ -96,6 +97,13 @@ def create_families(registry: CollectorRegistry) -> Families:
             "Fleet generation this worker has applied.",
             registry=r,
             multiprocess_mode="livemax",
+        ),
+        fleet_lease=Gauge(
+            "llmix_fleet_lease_valid",
+            "1 while this worker holds a lease on the fleet state (may serve from its caches), "
+            "0 while it cannot prove it is current (every lookup a miss).",
+            registry=r,
+            multiprocess_mode="livemin",
         ),
         single_flight_waits=Counter(
             "llmix_single_flight_waits",

@@ -71,7 +71,7 @@ def test_the_task_clears_the_fleet_and_returns_the_cli_report(
     assert l2_keys(fleet) >= 1
     report = producer.app.send_task(TASK_CACHE_CLEAR, queue="t1").get(timeout=60)
     assert set(report) == {"complete", "generation", "l2Deleted", "l2Error", "nodes", "acks",
-                           "silent", "l2Seconds", "ackSeconds"}  # fmt: skip
+                           "silent", "expired", "unproven", "l2Seconds", "ackSeconds"}  # fmt: skip
     assert report["complete"] is True and report["l2Deleted"] >= 1
     processes = {row["node"]: row["processes"] for row in report["nodes"]}
     assert processes == {"t1@llmix": 1, "p2@llmix": 2, "c3@llmix": 1}
