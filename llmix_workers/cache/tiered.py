@@ -8,8 +8,11 @@ alone for ``l2_cooloff_s``, then probed once per cool-off until a write succeeds
 still be served and L2 read is the :class:`~llmix_workers.cache.backend.Invalidator`'s call:
 it hands out the :class:`~llmix_workers.cache.stamp.Stamp` this process may serve under, or
 ``None`` when the process cannot prove it is current (then every lookup is a miss and nothing is
-stored). L1 entries carry the stamp they were stored under and L2 entries its tag; a lookup
-serves neither when they are older than its stamp.
+stored). L2 entries carry the stamp's tag and a lookup skips older ones. L1 holds entries of
+one stamp: when the stamp moves, the invalidator first moves it, then has the whole L1 replaced
+by an empty one. A lookup reads the stamp, then takes the L1; a back-fill or a write checks the
+stamp again before it stores into the L1 it took: if the stamp moved before that check, it
+stores nothing, and if it moves after, the entry lands in the discarded L1.
 """
 
 from __future__ import annotations
@@ -59,8 +62,7 @@ class TwoTierCache:
         self.strategy: ResponseCacheStrategy = strategy
         self.ttl_s = config.ttl_s
         self.key_prefix = config.key_prefix
-        #: L1 entries with the stamp each was stored under: served only while it is current.
-        self._l1: LocalLRU[tuple[CacheHit, Stamp]] = LocalLRU(config.l1_max_entries, clock)
+        self._l1: LocalLRU[CacheHit] = LocalLRU(config.l1_max_entries, clock)
         self._l2: L2Backend = l2
         self._cooloff_s = config.l2_cooloff_s
         self._max_entry_bytes = config.l2_max_entry_bytes
@@ -108,14 +110,16 @@ class TwoTierCache:
 
         ``record=False`` leaves the hit/miss counters alone (for polling while waiting).
         """
-        stamp = self._current()  # a moved stamp drops L1 first
+        stamp = self._current()  # a moved stamp replaces L1 first
         if stamp is None:
             self.misses += record
             return MISS
-        held = self._l1.get(key)
-        if held is not MISS and held[1] is stamp:
+        l1 = self._l1  # taken after the stamp: see the module docstring
+        hit = l1.get(key)
+        if hit is not MISS:
             self.l1_hits += record
-            return held[0]
+            return hit
+        clears = self._clears  # a local clear moves it before it replaces L1
         if self._blocked or self._invalidator.l2_blocked() or not self._health.usable():
             self.misses += record
             return MISS
@@ -126,12 +130,13 @@ class TwoTierCache:
             self.misses += record
             return MISS
         self._health.answered()
-        hit = self._admit(key, raw, stamp)
-        if hit is MISS:
+        admitted = self._admit(raw, stamp)
+        if admitted is None:
             self.misses += record
-        else:
-            self.l2_hits += record
-        return hit
+            return MISS
+        self._fill(l1, (stamp, clears), [(key, admitted)])
+        self.l2_hits += record
+        return admitted[0]
 
     def get_many(self, keys: Sequence[str]) -> list[CacheHit | Miss]:
         """:meth:`get` for a batch: L1 first, then every L1 miss in one pipelined L2 round
@@ -142,10 +147,8 @@ class TwoTierCache:
         if stamp is None:
             self.misses += len(keys)
             return [MISS] * len(keys)
-        found: list[CacheHit | Miss] = []
-        for key in keys:
-            held = self._l1.get(key)
-            found.append(held[0] if held is not MISS and held[1] is stamp else MISS)
+        l1 = self._l1
+        found: list[CacheHit | Miss] = [l1.get(key) for key in keys]
         missing = [index for index, hit in enumerate(found) if hit is MISS]
         if missing and not self.l2_blocked and self._health.usable():
             try:
@@ -154,35 +157,48 @@ class TwoTierCache:
                 self._health.read_failed(exc)
             else:
                 self._health.answered()
-                admitted = [self._admit(keys[i], raw, stamp)
+                admitted = [(keys[i], self._admit(raw, stamp))
                             for i, raw in zip(missing, raws, strict=True)]  # fmt: skip
-                if self.epoch() == epoch and not self.l2_blocked:
-                    for index, hit in zip(missing, admitted, strict=True):
-                        found[index] = hit
-                else:
-                    self.clear_l1()
+                if self._fill(l1, epoch, admitted):
+                    for index, (_, hit) in zip(missing, admitted, strict=True):
+                        found[index] = hit[0] if hit is not None else MISS
         hits = sum(hit is not MISS for hit in found)
         self.l2_hits += sum(hit is not MISS and hit.tier == "l2" for hit in found)
         self.l1_hits += hits - sum(hit is not MISS and hit.tier == "l2" for hit in found)
         self.misses += len(keys) - hits
         return found
 
-    def _admit(self, key: str, raw: bytes | Miss, stamp: Stamp) -> CacheHit | Miss:
-        """An L2 answer as a hit (back-filled into L1 under ``stamp``), or MISS when absent,
-        malformed, too large, expired or written under an older stamp."""
+    def _admit(self, raw: bytes | Miss, stamp: Stamp) -> tuple[CacheHit, float] | None:
+        """An L2 answer as a hit and when it expires, or ``None`` when absent, malformed, too
+        large, expired or written under a stamp older than ``stamp``."""
         entry = None
         if raw is not MISS and len(raw) <= self._max_entry_bytes:
             entry = decode_entry(raw, self._clock())
         if entry is None:
-            return MISS
+            return None
         extra = entry.extra
         if extra is not None and not stamp.admits(extra.get(STAMP_FIELD)):
-            return MISS
+            return None
         expires_at = entry.cached_at + entry_ttl(entry, self.ttl_s)
         if not self._clock() < expires_at:  # NaN-safe: anything odd is expired
-            return MISS
-        self._l1.put(key, (CacheHit(entry.data, "l1", entry.cached_at, extra), stamp), expires_at)
-        return CacheHit(entry.data, "l2", entry.cached_at, extra)
+            return None
+        return CacheHit(entry.data, "l2", entry.cached_at, extra), expires_at
+
+    def _fill(
+        self,
+        l1: LocalLRU[CacheHit],
+        epoch: tuple[Stamp | None, int],
+        admitted: Sequence[tuple[str, tuple[CacheHit, float] | None]],
+    ) -> bool:
+        """Back-fill ``l1`` (taken after ``epoch`` was read) with what L2 gave, if this cache
+        still stands at ``epoch`` and L2 is not blocked; False (nothing stored) otherwise. A
+        move after this check replaces L1, so these entries land in the discarded one."""
+        if self.epoch() != epoch or self.l2_blocked:
+            return False
+        for key, hit in admitted:
+            if hit is not None:
+                l1.put(key, hit[0]._replace(tier="l1"), hit[1])
+        return True
 
     def set(
         self,
@@ -205,6 +221,7 @@ class TwoTierCache:
         if stamp is None or (epoch is not None and epoch != now_epoch):
             logger.info("answer computed across a cache clear (or while not current): not stored")
             return False
+        l1 = self._l1
         ttl = self.ttl_s if ttl_s is None else max(1, int(ttl_s))
         now = self._clock()
         fields = dict(extra) if extra else {}
@@ -212,7 +229,8 @@ class TwoTierCache:
             fields["ttl_s"] = ttl
         if stamp.tag is not None:
             fields[STAMP_FIELD] = stamp.tag
-        self._l1.put(key, (CacheHit(value, "l1", now, fields or None), stamp), now + ttl)
+        if self.epoch() == now_epoch:  # else a move replaced L1 meanwhile: see _fill
+            l1.put(key, CacheHit(value, "l1", now, fields or None), now + ttl)
         if not self._l2.enabled or not self._health.usable():
             return True
         payload = encode_entry(Entry(value, now, fields))
@@ -242,15 +260,16 @@ class TwoTierCache:
             ClearFailed: the L2 part failed; L2 reads stay blocked until a later clear succeeds.
         """
         self._clears += 1
-        dropped = self._l1.clear()
+        dropped = self.clear_l1()
         if not self._l2.enabled:
             return ClearResult(dropped, 0)
         deleted = clear_entries(self._l2, self.key_prefix, self._clear_batch_size, self._block)
         return ClearResult(dropped, deleted)
 
     def clear_l1(self) -> int:
-        """Drop this process's L1 only; return how many entries it held."""
-        return self._l1.clear()
+        """Replace this process's L1 by an empty one; return how many entries it held."""
+        old, self._l1 = self._l1, LocalLRU(self._l1.max_entries, self._clock)
+        return len(old)
 
     def _block(self, blocked: bool) -> None:
         self._blocked = blocked

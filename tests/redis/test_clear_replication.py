@@ -32,7 +32,7 @@ def pair() -> Iterator[tuple[PrivateRedis, PrivateRedis]]:
     with PrivateRedis() as primary:
         with PrivateRedis(extra_args=["--replicaof", "127.0.0.1", str(primary.port)]) as replica:
             probe = redis.Redis(port=primary.port)
-            _eventually(lambda: probe.info("replication").get("connected_slaves") == 1)
+            _eventually(lambda: "online" in str(probe.info("replication").get("slave0", "")))
             probe.close()
             yield primary, replica
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmix_workers.cache.backend import MISS
+from llmix_workers.cache.backend import MISS, Miss
 from llmix_workers.cache.backends.memory import MemoryL2
 from llmix_workers.cache.entry import decode_entry
 from llmix_workers.cache.invalidation import LocalInvalidator
@@ -74,13 +74,42 @@ def test_entries_carry_the_writers_stamp_and_older_ones_are_skipped() -> None:
     assert isinstance(same.get(KEY), CacheHit)
 
 
-def test_an_l1_entry_is_served_only_under_the_stamp_it_was_stored_under() -> None:
-    invalidator = FixedInvalidator(AT_5)
-    cache = TwoTierCache("memory", CacheSettings(), invalidator=invalidator)
-    cache.set(KEY, "at five")
-    assert isinstance(cache.get(KEY), CacheHit)
-    invalidator.stamp = Stamp(AT_5.epoch, 6)  # moved without dropping L1 (a racing back-fill)
-    assert cache.get(KEY) is MISS and cache.get_many([KEY]) == [MISS]
+class MovingInvalidator(FixedInvalidator):
+    """Moves to ``AT_6`` (stamp first, then L1 replaced, as FleetMember does) at a set moment."""
+
+    def move(self) -> None:
+        self.stamp = AT_6
+        assert self._cache is not None
+        self._cache.clear_l1()
+
+
+AT_6 = Stamp(AT_5.epoch, 6)
+
+
+def test_a_back_fill_racing_a_stamp_move_never_reaches_the_new_l1() -> None:
+    invalidator = MovingInvalidator(AT_5)
+
+    class MovingL2(MemoryL2):
+        def get(self, key: str) -> bytes | Miss:
+            found = super().get(key)
+            invalidator.move()  # the process adopts a new generation mid-lookup
+            return found
+
+    l2 = MovingL2()
+    writer = TwoTierCache("redis", CacheSettings(), l2=l2, invalidator=FixedInvalidator(AT_5))
+    writer.set(KEY, "at five")
+    cache = TwoTierCache("redis", CacheSettings(), l2=l2, invalidator=invalidator)
+    assert isinstance(cache.get(KEY), CacheHit)  # started under five: served as it was
+    assert cache.get(KEY) is MISS  # the back-fill went to the discarded L1; L2's is too old
+
+
+def test_a_write_racing_a_stamp_move_is_dropped() -> None:
+    invalidator = MovingInvalidator(AT_5)
+    cache = TwoTierCache("redis", CacheSettings(), l2=MemoryL2(), invalidator=invalidator)
+    epoch = cache.epoch()
+    invalidator.move()
+    assert cache.set(KEY, "computed across a clear", epoch=epoch) is False
+    assert cache.get(KEY) is MISS and cache.stats().l1_size == 0
 
 
 def test_a_process_that_cannot_prove_it_is_current_serves_and_stores_nothing() -> None:
@@ -94,11 +123,3 @@ def test_a_process_that_cannot_prove_it_is_current_serves_and_stores_nothing() -
     assert cache.stats().generation is None
     invalidator.stamp = AT_5
     assert isinstance(cache.get(KEY), CacheHit)
-
-
-def test_an_answer_begun_before_a_move_is_not_stored() -> None:
-    invalidator = FixedInvalidator(AT_5)
-    cache = TwoTierCache("redis", CacheSettings(), l2=MemoryL2(), invalidator=invalidator)
-    epoch = cache.epoch()
-    invalidator.stamp = Stamp(AT_5.epoch, 6)
-    assert cache.set(KEY, "computed across a clear", epoch=epoch) is False
