@@ -26,7 +26,9 @@ def render_cli() -> str:
         "[clears](../guides/consistency.md), [running a fleet](../guides/running-a-fleet.md).",
         "",
     ]
-    root = click.Context(main, info_name=PROG)
+    # Contexts made as click makes them (context_settings applied): click caches each command's
+    # help option on first use, so a bare Context here would leave `-h` broken for later calls.
+    root = main.make_context(PROG, [], resilient_parsing=True)
     parts += _command(main, root, PROG, level=2)
     return "\n".join(parts).rstrip() + "\n"
 
@@ -44,7 +46,7 @@ def _command(command: click.Command, ctx: click.Context, path: str, level: int) 
             sub = command.get_command(ctx, name)
             if sub is None or sub.hidden:
                 continue
-            sub_ctx = click.Context(sub, info_name=name, parent=ctx)
+            sub_ctx = sub.make_context(name, [], parent=ctx, resilient_parsing=True)
             lines += _command(sub, sub_ctx, f"{path} {name}", level + 1)
     return lines
 

@@ -58,3 +58,17 @@ def test_reliability_page_is_what_its_json_makes() -> None:
     assert reliability_report.MARKDOWN_PATH.read_text(encoding="utf-8") == (
         reliability_report.render(data)
     ), "run `make reliability` and commit"
+
+
+def test_rendering_the_cli_page_leaves_the_cli_as_it_was() -> None:
+    """click caches a command's help option the first time it is asked for: rendering with
+    contexts built without the group's settings used to leave `-h` unknown to every command."""
+    from click.testing import CliRunner
+
+    from docgen.cli_page import render_cli
+    from llmix_workers.cli import main
+
+    render_cli()
+    for args in (["enqueue", "-h"], ["cache", "clear", "-h"], ["-h"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, (args, result.output)
