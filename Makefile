@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all format lint mypy test bench performance performance-doc demo dashboards clean
+.PHONY: all format lint mypy test bench performance performance-doc demo dashboards clean docs reference
 
 all: lint mypy test
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test,bench]"
+	$(BIN)/pip install -q -e ".[test,bench,docs]"
 	touch $(STAMP)
 
 format: $(STAMP)
@@ -48,6 +48,14 @@ performance-doc: $(STAMP)
 
 dashboards: $(STAMP)
 	$(BIN)/python dashboards/generate.py
+
+# The documentation site (docs/, mkdocs.yml) into build/site; a broken link or reference fails.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The generated reference pages (CLI, settings, metrics and spans) again from the code.
+reference: $(STAMP)
+	$(BIN)/python -m docgen
 
 demo: $(STAMP)
 	$(BIN)/llmix-workers demo

@@ -1,4 +1,4 @@
-"""docs/performance.md and its PNG plots, generated from docs/performance.json (never typed).
+"""docs/explanations/performance.md and its PNG plots, made from the performance.json beside it.
 
 Each section of the JSON (written by scale_bench.py, batch_bench.py and chunk_bench.py with
 ``--record``) becomes a table; each curve also a plot beside the page. Where a curve bends is

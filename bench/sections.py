@@ -1,4 +1,4 @@
-"""The sections of docs/performance.md: each renders one part of performance.json as Markdown.
+"""The sections of docs/explanations/performance.md: each renders a part of performance.json.
 
 Each takes (section data, plot, table) as performance_doc.py hands them over and returns
 Markdown. The prose names the bend found in the figures; the reasons are the mechanisms the

@@ -1,7 +1,8 @@
 """ResilientClient: the LLMix resilience rules around any LLMClient.
 
 Per call: circuit breaker of (provider, base URL) → adaptive concurrency slot of the provider →
-the inner client → feedback to breaker and limiter → retry with backoff, as DESIGN.md §2 says.
+the inner client → feedback to breaker and limiter → retry with backoff, as the design page of
+the documentation says (docs/explanations/design.md, "Provider calls and resilience").
 """
 
 from __future__ import annotations

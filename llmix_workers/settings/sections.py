@@ -73,7 +73,7 @@ class RedisSettings(_Section):
 
 
 class CacheSettings(_Section):
-    """The two-tier response cache (DESIGN.md §2)."""
+    """The two-tier response cache (docs/explanations/design.md, "The cache contract")."""
 
     strategy: CachingStrategy = "redis-or-memory"
     key_prefix: str = Field(DEFAULT_KEY_PREFIX, min_length=1, max_length=256)
@@ -90,7 +90,7 @@ MAX_CLOCK_DRIFT = 0.1
 
 
 class FleetSettings(_Section):
-    """Fleet-wide coordination through Redis (DESIGN.md §3).
+    """Fleet-wide coordination through Redis (docs/guides/consistency.md).
 
     A worker process serves what it caches only while its last confirmed check of the fleet
     state started less than ``lease_s`` ago; a clear waits for a silent process until its
@@ -131,7 +131,7 @@ class FleetSettings(_Section):
 
 
 class LLMSettings(_Section):
-    """Provider access and the resilience rules of DESIGN.md §2.
+    """Provider access and the LLMix resilience rules (docs/explanations/design.md).
 
     Keys fall back to the providers' usual environment variables; a comma-separated value is a
     key pool; a key a provider rejects (401/403) is set aside for ``key_cooloff_s`` seconds, for
