@@ -206,6 +206,8 @@ NOTES: Final[dict[str, str]] = {
     "each fleet clear counts one `fleet` on one worker of the fleet, wherever it ran (CLI, task "
     "or broadcast), at that worker's next fleet sync.",
     "llmix_fleet_generation": "Moves by one per clear; prefork: the maximum.",
+    "llmix_fleet_lease_valid": "Sampled every second; prefork: the minimum (one child without a "
+    "lease shows 0). See the consistency guide.",
     "llmix_completions": "A try that is re-queued is not finished. The series of a "
     "(provider, model) appear with its first job, every outcome at 0.",
     "llmix_completion_duration_seconds": "`cache` says how the job was answered.",
