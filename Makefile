@@ -25,8 +25,10 @@ lint: $(STAMP)
 mypy: $(STAMP)
 	$(BIN)/mypy
 
+# -ra (in pyproject) ends a run with the short summary of failures and errors; the 20 slowest
+# tests are listed just above it, so a failed CI run is diagnosable from its log's tail.
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=20
 
 bench: $(STAMP)
 	$(BIN)/python bench/cache_bench.py

@@ -199,10 +199,14 @@ def test_fifty_identical_new_requests_over_three_workers_make_one_call(
     assert {o["worker"] for o in outputs} == {"t1@llmix", "t2@llmix", "p3@llmix"}
     own_calls = [o for o in outputs if o["cacheHit"] is None and not o["coalesced"]]
     assert len(own_calls) == 1
-    # the other nodes waited on the fleet lock and got the holder's entry from L2, and say so
-    fleet_waits = [o for o in outputs if o["coalesced"] and o["cacheHit"] == "l2"]
+    # the other nodes waited on the fleet lock and got the holder's entry from L2, and say so;
+    # so may the holder's own node when it is p3, whose second prefork child is another process
+    # (a threads node's other jobs share the holder's call in the process: single flight)
+    fleet_waits = {o["worker"] for o in outputs if o["coalesced"] and o["cacheHit"] == "l2"}
     nodes = {"t1@llmix", "t2@llmix", "p3@llmix"}
-    assert {o["worker"] for o in fleet_waits} == nodes - {own_calls[0]["worker"]}
+    holder = own_calls[0]["worker"]
+    assert fleet_waits - {"p3@llmix"} == nodes - {holder, "p3@llmix"}, (holder, fleet_waits)
+    assert "p3@llmix" in fleet_waits or holder == "p3@llmix", (holder, fleet_waits)
     assert all(
         o["coalesced"] or o["cacheHit"] in ("l1", "l2") for o in outputs if o is not own_calls[0]
     )
