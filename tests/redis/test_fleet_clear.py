@@ -74,11 +74,11 @@ def test_a_clear_waits_for_a_cut_off_worker_until_its_lease_has_certainly_run_ou
     """Defect 1 of the partition: a worker cut off from the fleet's Redis kept answering from
     L1, while a clear stopped waiting for it and reported complete."""
     with TcpRelay("127.0.0.1", redis_server.port) as relay:
-        member, cache = seat(client_via(relay), l2, "cut")
+        member, cache = seat(client_via(relay), l2, "cut", fleet=FAST)
         member.sync()
         cache.set(KEY, "written before the clear")
         relay.cut()
-        report = control(client, l2).clear()
+        report = control(client, l2, FAST).clear()
         assert report.complete and report.expired == [member.member] and not report.silent
         # Redis expired its membership, so its lease (shorter, counted from an earlier start)
         # has run out: from now on it answers nothing from memory.
@@ -136,9 +136,9 @@ def test_a_clear_right_after_a_data_loss_waits_out_the_leases_of_the_lost_state(
     cache.set(KEY, "stale")
     redis_server.kill()
     redis_server.start()
-    too_soon = control(client, l2).clear(timeout_s=0.1)
+    too_soon = control(client, l2, FAST).clear(timeout_s=0.1)
     assert not too_soon.complete and "younger" in (too_soon.unproven or "")
-    report = control(client, l2).clear(timeout_s=FAST.member_ttl_s * 3)
+    report = control(client, l2, FAST).clear(timeout_s=FAST.member_ttl_s * 3)
     assert report.complete
     clock.tick(FAST.sync_interval_s)
     assert cache.get(KEY) is MISS  # new epoch: its L1 went, the old-epoch L2 entry is skipped
