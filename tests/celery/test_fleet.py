@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +21,7 @@ from llmix_workers.producer import CompletionProducer
 from llmix_workers.settings import Settings
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.testing.waiting import eventually
 from tests.celery.jobs import calls_for, request
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
@@ -218,11 +218,10 @@ def test_a_killed_lock_holder_does_not_stall_the_others(
     holder = fleet.add_worker("holder", queues="holder", concurrency=2)
     req = request("[[stub:slow=3000]] Held by a doomed worker.")
     producer.submit(req, queue="holder")
-    deadline = time.monotonic() + 30
-    while calls_for(fleet, req) == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: calls_for(fleet, req) == 1, "the holder's provider call")
     waiter = producer.submit(req, queue="t1")
-    time.sleep(0.5)  # the waiter is polling for the holder's entry now
+    t1 = node(fleet, "t1")
+    eventually(lambda: f"llmix.complete[{waiter}] received" in t1.log(), "t1 took the waiter's job")
     holder.kill()
     output = producer.app.AsyncResult(waiter).get(timeout=120)
     assert output["cacheHit"] is None and output["worker"] == "t1@llmix"

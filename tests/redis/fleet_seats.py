@@ -48,5 +48,5 @@ def control(client: redis.Redis, l2: MemoryL2, fleet: FleetSettings = STEADY) ->
 
 def client_via(relay: TcpRelay) -> redis.Redis:
     """A client whose every connection goes through ``relay`` (short timeouts, no retries)."""
-    return redis.Redis(port=relay.port, socket_timeout=0.3, socket_connect_timeout=0.3,
+    return redis.Redis(port=relay.port, socket_timeout=1.0, socket_connect_timeout=1.0,
                        retry=Retry(NoBackoff(), 0))  # fmt: skip

@@ -22,7 +22,7 @@ from tests.redis.fleet_seats import FAST, KEY, KEYS, PREFIX, client_via, control
 
 @pytest.fixture
 def client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, socket_timeout=0.5)
+    client = redis.Redis.from_url(redis_url, socket_timeout=10)
     yield client
     client.close()
 
@@ -156,7 +156,8 @@ def test_the_members_set_forgets_long_dead_members(client: redis.Redis, l2: Memo
 def test_a_producer_view_follows_the_fleet_without_joining_it(
     redis_server: PrivateRedis, client: redis.Redis, l2: MemoryL2
 ) -> None:
-    view = FleetView(client, KEYS)
+    short = redis.Redis.from_url(redis_server.url, socket_timeout=0.5)  # it meets a paused Redis
+    view = FleetView(short, KEYS)
     cache = TwoTierCache("redis", CacheSettings(), l2=l2, invalidator=view)
     keys = [entry(PREFIX, n) for n in range(4)]
     for key in keys[:2]:
@@ -175,6 +176,7 @@ def test_a_producer_view_follows_the_fleet_without_joining_it(
         assert cache.get_many(keys[:2]) == [MISS, MISS]  # unreadable fleet state: nothing
     finally:
         redis_server.resume()
+        short.close()
 
 
 def test_a_producer_skips_entries_stamped_before_the_generation_it_reads(

@@ -23,7 +23,7 @@ from tests.redis.fleet_seats import FAST, KEY, KEYS, STEADY, client_via, control
 
 @pytest.fixture
 def client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, socket_timeout=0.5)
+    client = redis.Redis.from_url(redis_url, socket_timeout=10)
     yield client
     client.close()
 
