@@ -4,7 +4,7 @@
 -- serves under, in a key that lives ARGV[3] ms on Redis' clock (gone: its lease has run out);
 -- reads the state; and takes up to ARGV[7] fleet clear results to count.
 -- KEYS: epoch, epoch_born, generation, blocked, members, member key, clear results
--- ARGV: member id, held tag ("" for none), member TTL ms, candidate epoch, held epoch ("" for
+-- ARGV: member id, held tag and L1 entries dropped ("" for none), member TTL ms, candidate epoch, held epoch ("" for
 --       none), held generation (-1 for none), clear results to take (0 for none)
 -- Returns {epoch, generation, blocked (0/1), clear results taken (a list, maybe empty)}
 local t = redis.call('TIME')

@@ -171,7 +171,7 @@ class FleetMember:
         epoch, generation, blocked, taken = self._check(
             keys=[keys.epoch, keys.epoch_born, keys.generation, keys.blocked, keys.members,
                   keys.member(self.member), keys.clear_results],
-            args=[self.member, held.tag or "" if held else "", self._ttl_ms, uuid.uuid4().hex[:16],
+            args=[self.member, self._published(held), self._ttl_ms, uuid.uuid4().hex[:16],
                   held.epoch if held else "", held.generation if held else -1,
                   CLEAR_RESULTS_PER_SYNC if counting is not None else 0],
         )  # fmt: skip
@@ -179,6 +179,14 @@ class FleetMember:
             for result in taken or ():
                 counting(_text(result))
         return _text(epoch), int(generation), bool(int(blocked))
+
+    def _published(self, held: Stamp | None) -> str:
+        """What the membership key says: the tag served under and the L1 entries dropped when
+        this process adopted it (``"<epoch>:<generation> <dropped>"``), or ``""``."""
+        if held is None or held.tag is None:
+            return ""
+        dropped = self._dropped_at[1] if self._dropped_at[0] == held.generation else 0
+        return f"{held.tag} {dropped}"
 
     def _adopt(self, stamp: Stamp) -> int:
         """Serve under ``stamp`` from now on and drop L1; the caller holds the lock."""
