@@ -76,6 +76,7 @@ class FleetMember:
         self._monotonic = monotonic
         self._check_at = -math.inf  # when the next inline check is due
         self._lease_until = -math.inf
+        self._lease_lost = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -161,6 +162,9 @@ class FleetMember:
             dropped = self._adopt(stamp)
             self._check_once(stamp)  # publish the stamp now served: a clear waits for it
         self.blocked = blocked
+        if self._lease_lost:
+            self._lease_lost = False
+            logger.warning("fleet lease regained: serving from the caches again")
         self._lease_until = started + self._lease_s
         self._check_at = started + self._interval_s
         return dropped
@@ -179,6 +183,17 @@ class FleetMember:
             for result in taken or ():
                 counting(_text(result))
         return _text(epoch), int(generation), bool(int(blocked))
+
+    def _note_lease(self) -> None:
+        """Say once when the lease runs out while checks fail (from the fleet thread)."""
+        if not self._lease_lost and self.stamp is not None:
+            if self._monotonic() >= self._lease_until:
+                self._lease_lost = True
+                logger.warning(
+                    "fleet lease lost: the fleet's Redis has not answered for %.1f s; every "
+                    "lookup is a miss until a check succeeds",
+                    self._lease_s,
+                )
 
     def _published(self, held: Stamp | None) -> str:
         """What the membership key says: the tag served under and the L1 entries dropped when
@@ -216,6 +231,7 @@ class FleetMember:
                     self._handle(orjson.loads(message["data"]))
             except _FAILURES as exc:
                 logger.debug("fleet listener: %s; reconnecting", exc)
+                self._note_lease()
                 _close(pubsub)
                 pubsub = None
                 self._stop.wait(min(self._interval_s, 1.0))
