@@ -20,6 +20,7 @@ from llmix_workers.llm.client import LLMClient
 from llmix_workers.llm.request import LLMRequest, LLMResult
 from llmix_workers.llm.retry import RetryPolicy
 from llmix_workers.settings import LLMSettings
+from llmix_workers.settings.sizing import sized_llm
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,11 @@ class ResilientClient:
     def from_settings(
         cls, inner: LLMClient, settings: LLMSettings, **seams: object
     ) -> ResilientClient:
-        """A client configured by the ``[llm]`` settings; ``seams`` are clock/sleep/random."""
+        """A client configured by the ``[llm]`` settings; ``seams`` are clock/sleep/random. An
+        unset ``concurrency_initial`` follows the default worker section (see
+        :func:`~llmix_workers.settings.sizing.sized_llm`)."""
+        settings = sized_llm(settings)
+        assert settings.concurrency_initial is not None  # sized above
         policy = RetryPolicy(
             max_attempts=settings.max_attempts,
             max_inline_wait_s=settings.max_inline_wait_s,

@@ -116,6 +116,8 @@ class StubProvider:
             connections.add(task)
             try:
                 await serve_connection(reader, writer, self.handler.respond)
+            except asyncio.CancelledError:
+                pass  # the stub is stopping: the connection is closed (reset if busy)
             finally:
                 connections.discard(task)
 
