@@ -24,7 +24,7 @@ import urllib3
 #: Hosts whose pools are kept at once (a request's own ``baseUrl`` may name more).
 HOST_POOLS: Final = 32
 #: The largest body read from a provider; a longer answer is an error, never a bigger buffer.
-MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
+MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
 
 TransportError = urllib3.exceptions.HTTPError
 

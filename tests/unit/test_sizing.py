@@ -104,3 +104,19 @@ def test_concurrency_goes_up_to_1024() -> None:
 def test_a_bare_llm_section_follows_the_default_worker() -> None:
     llm = sized_llm(LLMSettings())
     assert llm.max_connections == llm.concurrency_initial == 16
+
+
+def test_the_open_files_limit_is_raised_to_what_the_threads_need() -> None:
+    import resource
+
+    from llmix_workers.worker.limits import files_needed, raise_open_files_limit
+
+    settings = load_settings(worker={"concurrency": 1024})
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+        in_force = raise_open_files_limit(settings)
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == in_force
+        assert in_force == min(files_needed(settings), hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
