@@ -2,11 +2,12 @@
 
 Built on urllib3's ``PoolManager``: one pool of ``max_connections`` per provider host, taken and
 given back without a pool-wide lock held across a request, so hundreds of threads can each keep
-a call in flight (httpx's sync pool, measured against it, serialises them on one lock and costs
-about twice the CPU per call). A thread that finds its host's pool empty waits up to
-``timeout_s`` for a connection; the settings refuse a pool smaller than the calls a process
-can have in flight, so a sized node never waits there. Nothing is retried here: that is
-:class:`~llmix_workers.llm.resilient.ResilientClient`'s job.
+a call in flight. Measured against the stub from 256 threads at 1 s latency: urllib3 244 calls/s
+at 0.58 ms of CPU per call, httpx's sync client 51 calls/s at 12.5 ms (its pool's lock),
+aiohttp on an event-loop thread 242 calls/s at 0.46 ms (and a loop thread to run). A thread that
+finds its host's pool empty waits up to ``timeout_s`` for a connection; the settings refuse a
+pool smaller than the calls a process can have in flight, so a sized node never waits there.
+Nothing is retried here: that is :class:`~llmix_workers.llm.resilient.ResilientClient`'s job.
 
 ``post(url, content=..., headers=...)`` returns an :class:`HTTPResponse` with the fields a
 provider reads (``status_code``, lower-case ``headers``, ``content``, ``text``), as httpx's

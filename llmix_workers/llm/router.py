@@ -19,15 +19,15 @@ from llmix_workers.llm.providers.context import ProviderContext
 from llmix_workers.llm.registry import ProviderRegistry
 from llmix_workers.llm.request import LLMRequest, LLMResult
 from llmix_workers.settings import LLMSettings
-from llmix_workers.settings.sizing import sized_llm
+from llmix_workers.settings.sizing import http_connections
 
 
 class ProviderRouter:
     """Routes each request to the provider it names. Thread-safe.
 
     ``env`` is where keys fall back to (``os.environ`` when ``None``, read when a provider is
-    first built). An unset ``max_connections`` follows the default worker section (the
-    factory passes settings already sized for the real one).
+    first built). An unset ``max_connections`` follows the default worker section
+    (:func:`~llmix_workers.llm.factory.build_llm_client` passes settings sized for the real one).
     """
 
     def __init__(
@@ -39,14 +39,13 @@ class ProviderRouter:
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings = settings = sized_llm(settings)
+        self.settings = settings
         self.registry = registry or ProviderRegistry.from_settings(settings.custom_providers)
         self._env = os.environ if env is None else env
         self._wall_clock = wall_clock
         self._monotonic = monotonic
-        assert settings.max_connections is not None  # sized above
         self.http = HTTPPool(
-            max_connections=settings.max_connections,
+            max_connections=http_connections(settings),
             timeout_s=settings.timeout_s,
             connect_timeout_s=settings.connect_timeout_s,
         )

@@ -43,16 +43,29 @@ def sized_redis(redis: RedisSettings, worker: WorkerSettings) -> RedisSettings:
     return redis.model_copy(update={"max_connections": redis_connections_needed(worker)})
 
 
+def http_connections(llm: LLMSettings, worker: WorkerSettings | None = None) -> int:
+    """``llm.max_connections``, or when unset the task threads of a process of ``worker`` (the
+    default worker section if ``None``)."""
+    if llm.max_connections is not None:
+        return llm.max_connections
+    return tasks_per_process(worker or WorkerSettings())
+
+
+def window_ceiling(llm: LLMSettings, worker: WorkerSettings | None = None) -> int:
+    """``llm.concurrency_initial``, or when unset the task threads of a process of ``worker``
+    (the default worker section if ``None``), at least ``llm.concurrency_min``."""
+    if llm.concurrency_initial is not None:
+        return llm.concurrency_initial
+    return max(tasks_per_process(worker or WorkerSettings()), llm.concurrency_min)
+
+
 def sized_llm(llm: LLMSettings, worker: WorkerSettings | None = None) -> LLMSettings:
-    """``llm`` with ``max_connections`` and ``concurrency_initial`` worked out when unset
-    (``worker`` defaults to the default worker section)."""
-    tasks = tasks_per_process(worker or WorkerSettings())
-    update: dict[str, int] = {}
-    if llm.max_connections is None:
-        update["max_connections"] = tasks
-    if llm.concurrency_initial is None:
-        update["concurrency_initial"] = max(tasks, llm.concurrency_min)
-    return llm.model_copy(update=update) if update else llm
+    """``llm`` with ``max_connections`` and ``concurrency_initial`` worked out when unset."""
+    update = {
+        "max_connections": http_connections(llm, worker),
+        "concurrency_initial": window_ceiling(llm, worker),
+    }
+    return llm.model_copy(update=update)
 
 
 def check_pool_sizes(redis: RedisSettings, llm: LLMSettings, worker: WorkerSettings) -> None:

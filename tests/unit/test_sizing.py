@@ -120,3 +120,14 @@ def test_the_open_files_limit_is_raised_to_what_the_threads_need() -> None:
         assert in_force == min(files_needed(settings), hard)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_the_settings_command_shows_the_sizes_in_effect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "settings.toml").write_text("[worker]\nconcurrency = 256\n")
+    result = CliRunner().invoke(main, ["--settings", str(tmp_path / "settings.toml"), "settings"])
+    assert result.exit_code == 0
+    assert '"max_connections": 264' in result.output
+    assert '"max_connections": 256' in result.output
+    assert '"concurrency_initial": 256' in result.output
