@@ -38,6 +38,7 @@ from typing import Any
 import psutil
 import redis
 from celery import Celery
+from inflight_breakdown import breakdown
 from inflight_floor import TASK_FLOOR
 from inflight_workers import Worker, floor_worker, node_worker
 from rich.console import Console
@@ -159,12 +160,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     stub_url = f"http://127.0.0.1:{port}"
     control = StubControl(stub_url)
     load_before = [round(x, 2) for x in os.getloadavg()]
+    parts: dict[str, float] = {}
     try:
         with PrivateRedis() as server:
             client = redis.Redis.from_url(server.url)
             app = Celery(
                 "inflight-bench", broker=server.url, backend=server.url, set_as_current=False
             )
+            control.script(latency_ms=0)
+            parts = breakdown(server.url, stub_url)
+            print(json.dumps({"bench": "inflight_breakdown", **parts}), flush=True)
             for c in sorted({c for c, _ in points}):
                 for kind in args.kinds.split(","):
                     build = node_worker if kind == "node" else floor_worker
@@ -192,6 +197,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if floor and row["kind"] == "node":
             row["ratio_to_floor"] = round(row["jobs_per_s"] / floor[0]["jobs_per_s"], 3)
     return {
+        "breakdown_us": parts,
         "pool": args.pool,
         "waves": args.waves,
         "cores": os.cpu_count(),

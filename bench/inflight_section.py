@@ -63,7 +63,7 @@ def inflight(s: dict[str, Any], plot: Plot, table: Table) -> str:
         f"{s['waves']} × C distinct requests at once (every job a miss: key, L1, L2, fleet "
         "lock, breaker, AIMD window, call, L2 write); jobs/s is the rate between the C-th "
         "and the (N − C)-th completion, so the first wave's ramp and the last one's drain "
-        "are left out. CPU is the worker's (user + system) per job; \"one core\" is "
+        "are left out. CPU is the worker's (user + system) per job; 'one core' is "
         "1000 ÷ that: the most one process can finish a second. RSS per call is the "
         "worker's peak RSS during the run minus its RSS once started (before its first "
         "job), divided by C.\n",
@@ -72,19 +72,35 @@ def inflight(s: dict[str, Any], plot: Plot, table: Table) -> str:
         "**Why the curve flattens:** a threads-pool node is one Python process, so its "
         "Python code runs on one core at a time whatever the number of threads, and the "
         'rate cannot pass the "one core" column. Where C / L is below it, the node keeps '
-        "its C calls in flight and follows Little's law; where C / L is above it, both the "
-        "node and the floor are CPU-bound on that core. Plain Celery already spends "
+        "its C calls in flight and follows Little's law; where C / L is above it, the node "
+        "and the floor are both CPU-bound on that core, and their rates stand as their CPU "
+        "per job. Plain Celery already spends "
         f"{min(floor_cpu):.1f}–{max(floor_cpu):.1f} ms of CPU per job here (message decode, "
-        "the unacked-message bookkeeping of the Redis transport, result write and ack, "
-        "thread hand-offs); a miss through the node costs "
-        f"{min(cpu):.1f}–{max(cpu):.1f} ms: the floor's work plus four Redis round trips "
-        "(L2 GET, fleet lock SET NX, L2 SET, lock release EVALSHA), the request's "
-        "validation, cache key and output. Threads waiting on the provider cost no CPU. "
-        "Memory stays bounded: "
+        "the Redis transport's unacked-message bookkeeping, result write and ack, thread "
+        f"hand-offs); a miss through the node costs {min(cpu):.1f}–{max(cpu):.1f} ms. "
+        + _breakdown(s.get("breakdown_us")) +
+        "Threads waiting on the provider cost no CPU. Memory stays bounded: "
         f"{min(rss):,.0f}–{max(rss):,.0f} KB of RSS per call in flight (a thread's stack "
-        "pages, its L2 and HTTP connections, the reserved message; responses are read "
-        "up to 16 MiB, never into an unbounded buffer).\n",
+        "pages, its L2 and HTTP connections, the reserved message; answers are read up to "
+        "16 MiB, never into an unbounded buffer).\n",
     ])  # fmt: skip
+
+
+def _breakdown(parts: dict[str, float] | None) -> str:
+    if not parts:
+        return ""
+    python = parts["node_no_redis"] - parts["floor_call"]
+    redis = parts["node"] - parts["node_no_redis"]
+    return (
+        "Measured in the same run in one thread without Celery (stub at latency 0), the "
+        f"floor's call costs {parts['floor_call']:,.0f} µs of CPU and the node's path "
+        f"{parts['node']:,.0f} µs: {python:,.0f} µs for the request's validation, cache key, "
+        "single flight, breaker, AIMD window and output, and "
+        f"{redis:,.0f} µs for four Redis round trips (L2 GET, fleet lock SET NX, L2 SET, "
+        "lock release EVALSHA; redis-py's Lock is most of it). Under hundreds of threads each "
+        "blocking round trip costs more again, as the threads hand the interpreter lock "
+        "over. "
+    )
 
 
 def _load(section: dict[str, Any]) -> str:
