@@ -63,7 +63,7 @@ def inflight(s: dict[str, Any], plot: Plot, table: Table) -> str:
         f"{s['waves']} × C distinct requests at once (every job a miss: key, L1, L2, fleet "
         "lock, breaker, AIMD window, call, L2 write); jobs/s is the rate between the C-th "
         "and the (N − C)-th completion, so the first wave's ramp and the last one's drain "
-        "are left out. CPU is the worker's (user + system) per job; 'one core' is "
+        "are left out. CPU is the worker's (user + system) per job; \"one core\" is "
         "1000 ÷ that: the most one process can finish a second. RSS per call is the "
         "worker's peak RSS during the run minus its RSS once started (before its first "
         "job), divided by C.\n",
