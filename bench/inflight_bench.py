@@ -243,7 +243,7 @@ def show(result: dict[str, Any]) -> None:
             str(r.get("l2_errors", "")),
             " ".join(map(str, r["load_before"])),
         )
-    Console().print(table)
+    Console(width=180).print(table)
 
 
 def main() -> None:
