@@ -14,7 +14,8 @@ so the first wave's ramp and the last wave's drain are left out (the whole-run r
 too). Ratios: jobs/s ÷ (C / L), and node ÷ floor. CPU ms per job: the worker's process tree
 (user + system) from the first send to the last result, divided by the jobs. RSS per in-flight
 call: the tree's peak RSS during the run minus its RSS once started (before its first job; the
-threads pool starts its threads as jobs come), divided by C. Each node run also checks that
+threads pool starts its threads as jobs come), divided by the calls in flight at the steady rate
+(jobs/s × L, at most C). Each node run also checks that
 the provider saw exactly one call per job and counts L2 errors in the worker's log.
 
 Usage: ``python bench/inflight_bench.py [--points 64:1,256:1,...] [--pool threads] [--record]``.
@@ -69,7 +70,13 @@ def payloads(count: int, tag: str) -> list[dict[str, Any]]:
 
 
 def measure(
-    worker: Worker, app: Celery, task: str, jobs: list[dict[str, Any]], client: redis.Redis, c: int
+    worker: Worker,
+    app: Celery,
+    task: str,
+    jobs: list[dict[str, Any]],
+    client: redis.Redis,
+    c: int,
+    latency_s: float,
 ) -> dict[str, Any]:
     """Send every job at once, wait for every result, compute the rates (see module doc)."""
     rss_before, cpu_before = worker.rss(), worker.cpu_s()
@@ -97,6 +104,7 @@ def measure(
     n = len(done)
     steady = (n - 2 * c) / (done[n - c - 1] - done[c - 1])
     cpu_ms = (user + system) * 1000 / n
+    in_flight = min(c, steady * latency_s)  # Little's law: calls in flight at the steady rate
     return {
         "jobs": n,
         "jobs_per_s": round(steady, 1),
@@ -104,7 +112,9 @@ def measure(
         "cpu_ms_per_job": round(cpu_ms, 2),
         "one_core_jobs_per_s": round(1000 / cpu_ms, 1),
         "system_cpu_share": round(system / (user + system), 2),
-        "rss_per_call_kb": round((peak - idle) / c / 1024, 1),
+        "in_flight": round(in_flight),
+        "rss_per_call_kb": round((peak - idle) / in_flight / 1024, 1),
+        "idle_rss_mb": round(idle / 2**20, 1),
         "rss_mb": round(peak / 2**20, 1),
         "machine_busy_pct": busy,
         "redis_clients": clients,
@@ -126,7 +136,8 @@ def run_point(
     load = [round(x, 2) for x in os.getloadavg()]
     calls_before = control.calls()["total"]
     jobs = payloads(waves * c, uuid.uuid4().hex[:8])
-    row = measure(worker, app, TASK_COMPLETE if kind == "node" else TASK_FLOOR, jobs, client, c)
+    task = TASK_COMPLETE if kind == "node" else TASK_FLOOR
+    row = measure(worker, app, task, jobs, client, c, latency_s)
     calls = control.calls()["total"] - calls_before
     row.update(
         kind=kind,

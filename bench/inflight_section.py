@@ -66,7 +66,7 @@ def inflight(s: dict[str, Any], plot: Plot, table: Table) -> str:
         "are left out. CPU is the worker's (user + system) per job; \"one core\" is "
         "1000 ÷ that: the most one process can finish a second. RSS per call is the "
         "worker's peak RSS during the run minus its RSS once started (before its first "
-        "job), divided by C.\n",
+        "job), divided by the calls in flight at the steady rate (jobs/s × L, at most C).\n",
         f"![jobs/s]({rate_png})\n", f"![ratio]({ratio_png})\n",
         table(header, body), "",
         "**Why the curve flattens:** a threads-pool node is one Python process, so its "
@@ -82,7 +82,8 @@ def inflight(s: dict[str, Any], plot: Plot, table: Table) -> str:
         "Threads waiting on the provider cost no CPU. Memory stays bounded: "
         f"{min(rss):,.0f}–{max(rss):,.0f} KB of RSS per call in flight (a thread's stack "
         "pages, its L2 and HTTP connections, the reserved message; answers are read up to "
-        "16 MiB, never into an unbounded buffer).\n",
+        "16 MiB, never into an unbounded buffer). "
+        + _peaks(nodes) + "\n",
     ])  # fmt: skip
 
 
@@ -100,6 +101,18 @@ def _breakdown(parts: dict[str, float] | None) -> str:
         "lock release EVALSHA; redis-py's Lock is most of it). Under hundreds of threads each "
         "blocking round trip costs more again, as the threads hand the interpreter lock "
         "over. "
+    )
+
+
+def _peaks(nodes: list[dict[str, Any]]) -> str:
+    if not nodes or "redis_clients" not in nodes[0]:
+        return ""
+    top = max(nodes, key=lambda r: r["redis_clients"])
+    return (
+        f"At its busiest (C = {top['concurrency']:,}, L = {top['latency_s']:g} s, "
+        f"{top.get('in_flight', top['concurrency']):,} calls in flight) the node held "
+        f"{top['redis_clients']:,} Redis connections with the bench's own (L2 one per thread, "
+        f"the fleet, result and broker pools) and {top['rss_mb']:,.0f} MB of RSS."
     )
 
 
