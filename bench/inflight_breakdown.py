@@ -4,6 +4,7 @@ without Redis. Part of bench/inflight_bench.py (the same stub and Redis, latency
 from __future__ import annotations
 
 import os
+import statistics
 import time
 import uuid
 from collections.abc import Callable
@@ -16,7 +17,8 @@ from llmix_workers.jobs.job import CompletionJob
 from llmix_workers.settings import load_settings
 from llmix_workers.worker.runtime import WorkerRuntime
 
-MISSES = 600
+MISSES = 200
+ROUNDS = 7
 
 
 def _payloads(tag: str) -> list[dict[str, Any]]:
@@ -35,12 +37,10 @@ def _payloads(tag: str) -> list[dict[str, Any]]:
 
 
 def _cpu_us(run: Callable[[dict[str, Any]], Any], payloads: list[dict[str, Any]]) -> float:
-    for payload in payloads[:50]:  # connections opened, code warm
-        run(payload)
     started = time.thread_time()
-    for payload in payloads[50:]:
+    for payload in payloads:
         run(payload)
-    return (time.thread_time() - started) * 1e6 / (len(payloads) - 50)
+    return (time.thread_time() - started) * 1e6 / len(payloads)
 
 
 def _job(runtime: WorkerRuntime) -> Callable[[dict[str, Any]], Any]:
@@ -48,9 +48,10 @@ def _job(runtime: WorkerRuntime) -> Callable[[dict[str, Any]], Any]:
 
 
 def breakdown(redis_url: str, stub_url: str) -> dict[str, float]:
-    """CPU µs of this thread per miss: ``floor_call`` (urllib3 POST + JSON), ``node_no_redis``
-    (the node's whole path with an L1-only cache: validation, key, single flight, breaker,
-    AIMD, provider, output), ``node`` (with L2 and the fleet lock: four Redis round trips)."""
+    """CPU µs of this thread per miss, median of interleaved rounds: ``floor_call`` (urllib3
+    POST + JSON), ``node_no_redis`` (the node's whole path with an L1-only cache: validation,
+    key, single flight, breaker, AIMD, provider, output), ``node`` (with L2 and the fleet lock:
+    four Redis round trips)."""
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
     http = urllib3.PoolManager(maxsize=2)
     chat = f"{stub_url}/v1/chat/completions"
@@ -60,13 +61,21 @@ def breakdown(redis_url: str, stub_url: str) -> dict[str, float]:
         body = orjson.dumps({"model": payload["model"], "messages": payload["messages"]})
         return orjson.loads(http.request("POST", chat, body=body, headers=headers).data)
 
-    figures = {"floor_call": _cpu_us(floor, _payloads(uuid.uuid4().hex))}
     llm = {"base_urls": {"openai": f"{stub_url}/v1"}}
-    for name, cache in (("node_no_redis", {"strategy": "memory"}), ("node", {})):
-        settings = load_settings(redis={"url": redis_url}, llm=llm, cache=cache)
-        runtime = WorkerRuntime(settings, hostname="breakdown@bench")
-        try:
-            figures[name] = _cpu_us(_job(runtime), _payloads(uuid.uuid4().hex))
-        finally:
+    runtimes = {
+        name: WorkerRuntime(load_settings(redis={"url": redis_url}, llm=llm, cache=cache),
+                            hostname="breakdown@bench")
+        for name, cache in (("node_no_redis", {"strategy": "memory"}), ("node", {}))
+    }  # fmt: skip
+    runs = {"floor_call": floor, **{name: _job(rt) for name, rt in runtimes.items()}}
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    try:
+        for run in runs.values():  # connections opened, code warm
+            _cpu_us(run, _payloads(uuid.uuid4().hex)[:50])
+        for _ in range(ROUNDS):
+            for name, run in runs.items():
+                samples[name].append(_cpu_us(run, _payloads(uuid.uuid4().hex)))
+    finally:
+        for runtime in runtimes.values():
             runtime.close()
-    return {name: round(value, 1) for name, value in figures.items()}
+    return {name: round(statistics.median(values), 1) for name, values in samples.items()}
