@@ -19,7 +19,8 @@ threads pool starts its threads as jobs come), divided by the calls in flight at
 the provider saw exactly one call per job and counts L2 errors in the worker's log.
 
 Usage: ``python bench/inflight_bench.py [--points 64:1,256:1,...] [--pool threads] [--record]``.
-``--record`` writes the ``inflight`` section of docs/explanations/performance.json and regenerates the page.
+``--record`` writes the ``inflight`` section of docs/explanations/performance.json and
+regenerates the page.
 """
 
 from __future__ import annotations
@@ -268,7 +269,9 @@ def main() -> None:
     )
     parser.add_argument("--kinds", default="floor,node", help="floor, node or both")
     parser.add_argument("--waves", type=int, default=4, help="jobs sent = waves × C")
-    parser.add_argument("--record", action="store_true", help="write docs/explanations/performance.json")
+    parser.add_argument(
+        "--record", action="store_true", help="write docs/explanations/performance.json"
+    )
     args = parser.parse_args()
     result = run(args)
     show(result)

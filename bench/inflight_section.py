@@ -1,4 +1,5 @@
-"""The miss-path section of docs/explanations/performance.md (bench/inflight_bench.py's ``inflight`` data)."""
+"""The miss-path section of docs/explanations/performance.md (from bench/inflight_bench.py's
+``inflight`` data)."""
 
 from __future__ import annotations
 
