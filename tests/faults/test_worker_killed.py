@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
 VISIBILITY_S = float(FAST_ENV["LLMIX_WORKER__VISIBILITY_TIMEOUT_S"])
 RESTORE_S = float(FAST_ENV["LLMIX_WORKER__RESTORE_INTERVAL_S"])
 IN_FLIGHT = 20
+VICTIM_CALL_S = 9.0
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,9 @@ def producer(fleet: LocalFleet) -> CompletionProducer:
     return CompletionProducer(fleet.settings())
 
 
+# It bounds the time from the kill to the last result (a promise of the fault suite), so it runs
+# in make test's serial pass, without other tests' workers competing for the CPU.
+@pytest.mark.serial
 def test_worker_killed_with_twenty_jobs_in_flight(
     fleet: LocalFleet, rescuers: list[LocalWorker], producer: CompletionProducer, record: Record
 ) -> None:
@@ -49,6 +53,10 @@ def test_worker_killed_with_twenty_jobs_in_flight(
     victim = fleet.add_worker("victim", queues="victims", concurrency=IN_FLIGHT)
     job_s = 3.0
     jobs = [request(f"[[stub:slow={job_s * 1000:g}]] In flight {n}.") for n in range(IN_FLIGHT)]
+    # The victim's calls (the stub's next 20) take longer, though less than the 10 s LLM timeout:
+    # on a loaded machine its 20 threads may start them seconds apart, and none may finish
+    # before the kill (a 3 s call did, and its job's result named the victim).
+    fleet.stub.script(*[f"slow={VICTIM_CALL_S * 1000:g}"] * IN_FLIGHT)
     ids = [producer.submit(job, queue="victims") for job in jobs]
     wait_for(lambda: stub_total(fleet) == IN_FLIGHT, 30, "every job started on the victim")
     victim.kill()
