@@ -20,6 +20,7 @@ from llmix_workers.settings import CacheSettings, FleetSettings
 from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.l2_contract import entry
 from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.testing.waiting import eventually
 
 PREFIX = "llmix:resp:v2:"
 KEYS = FleetKeys.for_prefix(PREFIX)
@@ -49,7 +50,20 @@ def seat(client: redis.Redis, l2: MemoryL2, node: str, monotonic: FakeClock | No
 
 
 def control(client: redis.Redis, l2: MemoryL2) -> FleetControl:
-    return FleetControl(client, l2, cache=CacheSettings(), fleet=FleetSettings(clear_timeout_s=3))
+    """A control whose clears wait up to 30 s for every member's answer (they return as soon as
+    all have answered); a test that expects a silent member passes a short timeout."""
+    return FleetControl(client, l2, cache=CacheSettings(), fleet=FleetSettings(clear_timeout_s=30))
+
+
+def listening(client: redis.Redis, count: int) -> None:
+    """Wait until ``count`` started members listen for clears: ``start()`` returns before its
+    thread has subscribed, and a clear published before that is missed (the member is then
+    rightly reported silent, which is not what these tests are about)."""
+    eventually(lambda: subscribers(client) == count, f"{count} members subscribed")
+
+
+def subscribers(client: redis.Redis) -> int:
+    return int(dict(client.pubsub_numsub(KEYS.events))[KEYS.events.encode()])
 
 
 def test_a_fleet_clear_empties_l2_and_every_l1_and_collects_acks(
@@ -59,6 +73,7 @@ def test_a_fleet_clear_empties_l2_and_every_l1_and_collects_acks(
     for member, cache in members:
         member.start()
         cache.set(KEY, "old")
+    listening(client, 3)
     l2.set(PREFIX + "0" * 64, b"x", 60)
     l2.set("llmix:resp:" + "0" * 64, b"keep", 60)
     try:
@@ -95,6 +110,7 @@ def test_a_failed_l2_clear_blocks_l2_reads_fleet_wide_until_one_succeeds(
 ) -> None:
     member, cache = seat(client, l2, "n1")
     member.start()
+    listening(client, 1)
     try:
         l2.set(KEY, b'{"data":"pre-clear","cached_at":1e12}', 60)
         l2.down = True
@@ -149,6 +165,7 @@ def test_a_clear_right_after_a_data_loss_waits_for_workers_to_re_register(
 ) -> None:
     member, cache = seat(client, l2, "n1")
     member.start()
+    listening(client, 1)
     try:
         assert control(client, l2).clear().complete
         redis_server.kill()
