@@ -70,8 +70,9 @@ class L2Backend(Protocol):
 class L1Owner(Protocol):
     """What an :class:`Invalidator` may ask of the cache it serves (nothing of its internals)."""
 
-    def clear_l1(self) -> int:
-        """Drop this process's L1; return how many entries it held."""
+    def clear_l1(self, *, repeat: bool = False) -> int:
+        """Drop this process's L1; return how many entries it held. ``repeat``: the same clear
+        once more (dropping what a lookup racing the first drop put back), not a new one."""
         ...
 
     def stats(self) -> CacheStats:

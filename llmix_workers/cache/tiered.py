@@ -249,8 +249,9 @@ class TwoTierCache:
         deleted = clear_entries(self._l2, self.key_prefix, self._clear_batch_size, self._block)
         return ClearResult(dropped, deleted)
 
-    def clear_l1(self) -> int:
-        """Drop this process's L1 only; return how many entries it held."""
+    def clear_l1(self, *, repeat: bool = False) -> int:
+        """Drop this process's L1 only; return how many entries it held (``repeat`` changes
+        nothing here: see :class:`~llmix_workers.cache.backend.L1Owner`)."""
         return self._l1.clear()
 
     def _block(self, blocked: bool) -> None:

@@ -143,13 +143,15 @@ class FleetMember:
             for result in taken[0]:
                 counting(result.decode() if isinstance(result, bytes) else str(result))
 
-    def _apply(self, epoch: bytes | None, generation: int, blocked: bool) -> int:
+    def _apply(
+        self, epoch: bytes | None, generation: int, blocked: bool, *, repeat: bool = False
+    ) -> int:
         """Adopt ``(epoch, generation)`` (dropping L1 when either moved) and the flag; the caller
-        holds the lock."""
+        holds the lock. ``repeat``: the drop repeats one already made for this clear."""
         dropped = 0
         if generation != self.current or epoch != self.epoch:
             if self._cache is not None:
-                dropped = self._cache.clear_l1()
+                dropped = self._cache.clear_l1(repeat=repeat)
             if self.current is not None or dropped:
                 logger.info("fleet generation %s -> %d: dropped %d L1 entries",
                             self.current, generation, dropped)  # fmt: skip
@@ -189,9 +191,13 @@ class FleetMember:
             generation = int(event["generation"])
             with self._lock:
                 already = self._dropped_at[1] if self._dropped_at[0] == generation else 0
-                self.current = None  # force the drop even if a sync adopted it first
                 epoch = str(event.get("epoch", "")).encode() or self.epoch
-                dropped = self._apply(epoch, generation, bool(event.get("blocked"))) + already
+                # a sync adopted this clear first: drop again (an L2 read that raced that drop
+                # may have put an entry back), but it is the same clear, not a second one
+                repeat = self._dropped_at[0] == generation == self.current and epoch == self.epoch
+                self.current = None  # force the drop even if a sync adopted it first
+                dropped = self._apply(epoch, generation, bool(event.get("blocked")), repeat=repeat)
+                dropped += already
                 self._dropped_at = (generation, dropped)
             self._reply(request_id, {"dropped": dropped, "generation": generation})
         elif kind == "stats" and self._cache is not None:

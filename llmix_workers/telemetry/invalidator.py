@@ -8,16 +8,18 @@ from llmix_workers.telemetry.metrics import Metrics
 
 
 class _CountingOwner:
-    """The cache as the invalidator sees it: each drop it asks for is a local clear."""
+    """The cache as the invalidator sees it: each drop it asks for is a local clear, except the
+    repeat of one (the entries it drops are counted all the same)."""
 
     def __init__(self, cache: L1Owner, metrics: Metrics) -> None:
         self._cache = cache
         self._metrics = metrics
 
-    def clear_l1(self) -> int:
-        dropped = self._cache.clear_l1()
+    def clear_l1(self, *, repeat: bool = False) -> int:
+        dropped = self._cache.clear_l1(repeat=repeat)
         self._metrics.l1_dropped(dropped)
-        self._metrics.clear("local", "ok")
+        if not repeat:
+            self._metrics.clear("local", "ok")
         return dropped
 
     def stats(self) -> CacheStats:

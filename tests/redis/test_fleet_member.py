@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 import redis
+from prometheus_client import CollectorRegistry
 
 from llmix_workers.cache.backend import MISS, Miss
 from llmix_workers.cache.backends.memory import MemoryL2
@@ -17,6 +19,8 @@ from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.fleet.member import FleetMember
 from llmix_workers.fleet.view import FleetView
 from llmix_workers.settings import CacheSettings, FleetSettings
+from llmix_workers.telemetry.invalidator import InstrumentedInvalidator
+from llmix_workers.telemetry.metrics import Metrics
 from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.l2_contract import entry
 from llmix_workers.testing.redis_server import PrivateRedis
@@ -278,3 +282,36 @@ def test_each_clear_result_is_taken_by_exactly_one_counting_member(
     for member in members:
         member.sync()
     assert len(taken) == 2
+
+
+class CheckedFirst(FleetMember):
+    """A member whose regular check sees a clear's new generation before its broadcast arrives
+    (a loaded machine's order): it checks once more right before handling any event."""
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        self.sync()
+        super()._handle(event)
+
+
+def test_a_clear_seen_first_by_a_check_is_counted_once(client: redis.Redis, l2: MemoryL2) -> None:
+    registry = CollectorRegistry()
+    member = CheckedFirst(client, KEYS, node="n1", sync_interval_s=0.2)
+    cache = TwoTierCache("redis", CacheSettings(), l2=l2,
+                         invalidator=InstrumentedInvalidator(member, Metrics(registry)))  # fmt: skip
+    labels = {"scope": "local", "result": "ok"}
+
+    def local_clears() -> float:
+        return registry.get_sample_value("llmix_cache_clears_total", labels) or 0.0
+
+    member.start()  # adopting the first generation counts as a local clear already
+    listening(client, 1)
+    try:
+        cache.set(KEY, "old")
+        before = local_clears()
+        report = control(client, l2).clear()
+        after = local_clears()
+    finally:
+        member.stop()
+    assert report.complete and report.acks[0]["dropped"] == 1
+    assert not isinstance(cache.get(KEY), CacheHit)
+    assert after - before == 1  # one clear, counted once
