@@ -81,6 +81,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def _workers_of(funcargs: dict[str, object]) -> list[LocalWorker]:
     workers: dict[int, LocalWorker] = {}
     for value in funcargs.values():
-        found = value.workers if isinstance(value, LocalFleet) else [value]
-        workers.update((id(w), w) for w in found if isinstance(w, LocalWorker))
+        # a fleet, a worker, or a fixture object holding them (one level down)
+        held = [value, *getattr(value, "__dict__", {}).values()]
+        for item in held:
+            found = item.workers if isinstance(item, LocalFleet) else [item]
+            workers.update((id(w), w) for w in found if isinstance(w, LocalWorker))
     return list(workers.values())
