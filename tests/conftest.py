@@ -11,11 +11,17 @@ from typing import Any
 
 import pytest
 import redis
+from hypothesis import HealthCheck, settings
 
 from llmix_workers.errors import ConfigError
 from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.redis_server import PrivateRedis
+
+# Hypothesis's per-example deadline (200 ms) and its too_slow health check judge speed, which a
+# loaded machine changes from run to run; no property here is about speed.
+settings.register_profile("llmix", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("llmix")
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +81,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def _workers_of(funcargs: dict[str, object]) -> list[LocalWorker]:
     workers: dict[int, LocalWorker] = {}
     for value in funcargs.values():
-        found = value.workers if isinstance(value, LocalFleet) else [value]
-        workers.update((id(w), w) for w in found if isinstance(w, LocalWorker))
+        # a fleet, a worker, or a fixture object holding them (one level down)
+        held = [value, *getattr(value, "__dict__", {}).values()]
+        for item in held:
+            found = item.workers if isinstance(item, LocalFleet) else [item]
+            workers.update((id(w), w) for w in found if isinstance(w, LocalWorker))
     return list(workers.values())

@@ -177,18 +177,23 @@ def test_ctrl_c_writes_what_it_has_and_says_how_to_revoke_the_rest(
     assert cli_fleet.stub is not None
     cli_fleet.stub.reset()
     quick = [request(f"quick {i}") for i in range(4)]
-    slow = [request(f"slow {i} [[stub:slow=6000]]") for i in range(2)]
+    # the two slow calls outlast the test (a 6 s call ended before a loaded machine got to the
+    # Ctrl-C): a worker of the test's own waits for them (LLM timeout and visibility timeout
+    # above it) and is killed after
+    slow = [request(f"slow {i} [[stub:slow=90000]]") for i in range(2)]
     batch = write_batch(tmp_path / "jobs.jsonl", [*quick, *slow])
     out = tmp_path / "out.jsonl"
-    process = subprocess.Popen(
-        [*CLI, "enqueue", "--jsonl", str(batch), "--wait", "--output", str(out)],
-        env=env_for(cli_fleet), cwd=cli_fleet.workdir, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    eventually(lambda: stub_calls(cli_fleet) == 6, "6 provider calls")
-    wait_until_polling_for(cli_fleet.redis_url, 2)  # the 4 quick answers are in the CLI's hands
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    with own_worker(cli_fleet, "i1", "ctrl-c", kill=True, concurrency=8,
+                    LLMIX_LLM__TIMEOUT_S="120", LLMIX_WORKER__VISIBILITY_TIMEOUT_S="300"):  # fmt: skip
+        process = subprocess.Popen(
+            [*CLI, "enqueue", "--jsonl", str(batch), "--wait", "--output", str(out)],
+            env=env_for(cli_fleet, "ctrl-c"), cwd=cli_fleet.workdir, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        eventually(lambda: stub_calls(cli_fleet) == 6, "6 provider calls")
+        wait_until_polling_for(cli_fleet.redis_url, 2)  # the 4 quick answers are in its hands
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     lines = read_lines(out)
@@ -204,21 +209,44 @@ def test_ctrl_c_writes_what_it_has_and_says_how_to_revoke_the_rest(
 
 
 @contextmanager
+def own_worker(
+    fleet: LocalFleet,
+    name: str,
+    queue: str,
+    *,
+    kill: bool = False,
+    concurrency: int = 2,
+    **env: str,
+) -> Iterator[LocalWorker]:
+    """A worker of the test's own on ``queue``, with ``env`` on top of the fleet's; stopped (or
+    killed, not waiting for its jobs) and forgotten after."""
+    fleet.worker_env.update(env)
+    try:
+        worker = fleet.add_worker(name, concurrency=concurrency, queues=queue)
+    finally:
+        for key in env:
+            del fleet.worker_env[key]
+    try:
+        yield worker
+    finally:
+        if kill:
+            worker.kill()
+        else:
+            worker.stop()
+        fleet.workers.remove(worker)
+
+
+@contextmanager
 def rejected_key_worker(fleet: LocalFleet, name: str, queue: str, cooloff_s: str) -> Iterator[None]:
     """A worker on ``queue`` whose OpenAI key the stub rejects, set aside for ``cooloff_s``."""
     assert fleet.stub is not None
     fleet.stub.script(reject_keys=[REJECTED_KEY])
-    fleet.worker_env.update(OPENAI_API_KEY=REJECTED_KEY, LLMIX_LLM__KEY_COOLOFF_S=cooloff_s)
     try:
-        fleet.add_worker(name, concurrency=2, queues=queue)
-    finally:
-        del fleet.worker_env["OPENAI_API_KEY"], fleet.worker_env["LLMIX_LLM__KEY_COOLOFF_S"]
-    try:
-        yield
+        with own_worker(fleet, name, queue, OPENAI_API_KEY=REJECTED_KEY,
+                        LLMIX_LLM__KEY_COOLOFF_S=cooloff_s):  # fmt: skip
+            yield
     finally:
         fleet.stub.script(reject_keys=[])
-        fleet.workers[-1].stop()
-        fleet.workers.pop()
 
 
 def key_problem_of(fleet: LocalFleet, node: str) -> str | None:

@@ -129,7 +129,7 @@ def test_cache_redis_killed_under_load(
     watcher.join(5)
     control = build_fleet_control(producer.settings)
     try:
-        replies, l2_keys = control.stats(timeout_s=5)
+        replies, l2_keys = control.stats(timeout_s=60)  # every process answers: it returns then
     finally:
         control.close()
 

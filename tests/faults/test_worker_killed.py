@@ -18,16 +18,26 @@ from tests.celery.jobs import calls_for, request
 from tests.faults.conftest import Record
 from tests.faults.support import FAST_ENV, stub_total, wait_for
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
+# Both tests time things against each other (a bound from the kill to the last result; a job
+# outlasting the visibility timeout while its lock holder keeps the lock), so they run in make
+# test's serial pass, without other tests' workers competing for the CPU.
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(120), pytest.mark.serial]
 
 VISIBILITY_S = float(FAST_ENV["LLMIX_WORKER__VISIBILITY_TIMEOUT_S"])
 RESTORE_S = float(FAST_ENV["LLMIX_WORKER__RESTORE_INTERVAL_S"])
 IN_FLIGHT = 20
+VICTIM_CALL_S = 9.0
+
+
+#: FAST_ENV with room for a loaded machine: calls of up to 9 s stay far from the LLM timeout, and
+#: a lock holder's keeper thread may be held up 3 s without its lock expiring (5 s TTL), while a
+#: killed holder's locks expire within 5 s, about when its jobs come back from the broker.
+ENV = {**FAST_ENV, "LLMIX_LLM__TIMEOUT_S": "60", "LLMIX_FLEET__LOCK_TTL_S": "5"}
 
 
 @pytest.fixture(scope="module")
 def fleet() -> Iterator[LocalFleet]:
-    with LocalFleet(worker_env=FAST_ENV) as local:
+    with LocalFleet(worker_env=ENV) as local:
         yield local
 
 
@@ -49,6 +59,10 @@ def test_worker_killed_with_twenty_jobs_in_flight(
     victim = fleet.add_worker("victim", queues="victims", concurrency=IN_FLIGHT)
     job_s = 3.0
     jobs = [request(f"[[stub:slow={job_s * 1000:g}]] In flight {n}.") for n in range(IN_FLIGHT)]
+    # The victim's calls (the stub's next 20) take longer (though less than the LLM timeout):
+    # on a loaded machine its 20 threads may start them seconds apart, and none may finish
+    # before the kill (a 3 s call did, and its job's result named the victim).
+    fleet.stub.script(*[f"slow={VICTIM_CALL_S * 1000:g}"] * IN_FLIGHT)
     ids = [producer.submit(job, queue="victims") for job in jobs]
     wait_for(lambda: stub_total(fleet) == IN_FLIGHT, 30, "every job started on the victim")
     victim.kill()

@@ -4,20 +4,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 import redis
+from prometheus_client import CollectorRegistry
 
 from llmix_workers.cache.backend import MISS, Miss
 from llmix_workers.cache.backends.memory import MemoryL2
 from llmix_workers.cache.tiered import CacheHit, TwoTierCache
+from llmix_workers.fleet.member import FleetMember
 from llmix_workers.fleet.view import FleetView
 from llmix_workers.settings import CacheSettings, FleetSettings
+from llmix_workers.telemetry.invalidator import InstrumentedInvalidator
+from llmix_workers.telemetry.metrics import Metrics
 from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.l2_contract import entry
 from llmix_workers.testing.redis_server import PrivateRedis
 from llmix_workers.testing.relay import TcpRelay
-from tests.redis.fleet_seats import FAST, KEY, KEYS, PREFIX, client_via, control, seat
+from llmix_workers.testing.waiting import eventually
+from tests.redis.fleet_seats import FAST, KEY, KEYS, PREFIX, STEADY, client_via, control, seat
 
 
 @pytest.fixture
@@ -227,3 +233,37 @@ def test_each_clear_result_is_taken_by_exactly_one_counting_member(
     for member in members:
         member.sync()
     assert len(taken) == 2
+
+
+class CheckedFirst(FleetMember):
+    """A member whose regular check sees a clear's new generation before its message arrives
+    (a loaded machine's order): it checks once more right before handling any event."""
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        self.sync()
+        super()._handle(event)
+
+
+def test_a_clear_seen_first_by_a_check_is_counted_once(client: redis.Redis, l2: MemoryL2) -> None:
+    registry = CollectorRegistry()
+    member = CheckedFirst(client, KEYS, node="n1", sync_interval_s=STEADY.sync_interval_s,
+                          lease_s=STEADY.lease_s, member_ttl_s=STEADY.member_ttl_s)  # fmt: skip
+    cache = TwoTierCache("redis", CacheSettings(), l2=l2,
+                         invalidator=InstrumentedInvalidator(member, Metrics(registry)))  # fmt: skip
+    labels = {"scope": "local", "result": "ok"}
+
+    def local_clears() -> float:
+        return registry.get_sample_value("llmix_cache_clears_total", labels) or 0.0
+
+    member.start()
+    try:
+        cache.set(KEY, "old")
+        before = local_clears()
+        report = control(client, l2).clear()
+        eventually(lambda: local_clears() > before, "the drop counted")
+        after = local_clears()
+    finally:
+        member.stop()
+    assert report.complete and report.acks[0]["dropped"] == 1
+    assert cache.get(KEY) is MISS
+    assert after - before == 1  # one clear, counted once

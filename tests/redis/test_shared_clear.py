@@ -15,6 +15,7 @@ from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.fleet.member import FleetMember
 from llmix_workers.fleet.shared_clear import SharedClear
 from llmix_workers.settings import CacheSettings, FleetSettings
+from llmix_workers.testing.waiting import eventually
 
 PREFIX = "llmix:resp:v2:"
 
@@ -22,7 +23,7 @@ PREFIX = "llmix:resp:v2:"
 @pytest.fixture
 def control(redis_url: str) -> Iterator[FleetControl]:
     control = FleetControl(redis.Redis.from_url(redis_url), MemoryL2(), cache=CacheSettings(),
-                           fleet=FleetSettings(clear_timeout_s=5))  # fmt: skip
+                           fleet=FleetSettings(clear_timeout_s=30))  # fmt: skip
     yield control
     control.close()
 
@@ -41,6 +42,11 @@ def members(redis_url: str) -> Iterator[list[FleetMember]]:
         member.attach(cache)
         started.append(member.start())
         cache.set(PREFIX + "k", "v")  # after the first sync, which adopts generation 0
+    # start() returns before the member's thread subscribes; a clear sent earlier is missed
+    client = redis.Redis.from_url(redis_url)
+    events = FleetKeys.for_prefix(PREFIX).events
+    eventually(lambda: dict(client.pubsub_numsub(events))[events.encode()] == 3, "3 listening")
+    client.close()
     yield started
     for member in started:
         member.stop()
