@@ -57,6 +57,8 @@ class StubHandler(BaseHTTPRequestHandler):
             self._json(200, self.state.calls())
         elif path == "/_stub/requests":
             self._json(200, {"requests": self.state.recent()})
+        elif path == "/_stub/trace":
+            self._json(200, {"calls": self.state.trace()})
         elif path in ("/", "/_stub/health"):
             self._json(200, {"ok": True})
         else:
@@ -109,8 +111,9 @@ class StubHandler(BaseHTTPRequestHandler):
             key=self._key(api),
             prompt=text_of(messages),
             body=body,
+            client=str(self.client_address[0]),
         )
-        fault, latency_ms = self.state.receive(received)
+        fault, latency_ms, call = self.state.receive(received)
         delay_ms = latency_ms + (fault.delay_ms if fault.kind == SLOW else 0)
         if delay_ms and self.stopping.wait(delay_ms / 1000):
             self._reset()
@@ -128,7 +131,7 @@ class StubHandler(BaseHTTPRequestHandler):
         elif fault.kind == MALFORMED:
             self._send(200, b'{"id": "stub-malformed", "choices": [{"message": ', {})
         else:
-            data = orjson.dumps(answer(api, body))
+            data = orjson.dumps(answer(api, body, call))
             self._send(200, data, dict(fault.headers), truncate=fault.kind == TRUNCATED)
 
     def _key(self, api: str) -> str | None:

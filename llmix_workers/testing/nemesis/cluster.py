@@ -1,0 +1,197 @@
+"""NemesisCluster: the real parts of a fleet, each on a host (network namespace) of its own.
+
+Hosts: ``cache`` (the Redis of L2 and fleet state, or a primary + replica + 3 sentinels),
+``broker`` (a Redis for the broker and results), ``stub`` (the stub provider, tracing every
+call), ``producer`` and ``admin`` (the agents that run the workload and the clears) and one host
+per worker. Links: every worker to cache, broker and stub; producer and admin to cache and
+broker. So each fault the issue names is one link to cut: worker-cache (broker still
+reachable), worker-broker, producer-cache. The workers listen on a queue of their own
+(``q-<name>``), so the workload decides who serves each lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from llmix_workers.testing.local_fleet import STUB_KEY, LocalWorker
+from llmix_workers.testing.nemesis import skew
+from llmix_workers.testing.nemesis.netns import Host, NetLab
+from llmix_workers.testing.redis_sentinel import PrivateSentinel
+from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.testing.stub import StubProvider
+
+LISTEN_EVERYWHERE = ["--bind", "0.0.0.0", "--protected-mode", "no"]
+#: Worker settings of every run: one message reserved per thread, short provider timeouts.
+WORKER_ENV = {
+    "LLMIX_WORKER__PREFETCH_MULTIPLIER": "1",
+    "LLMIX_LLM__TIMEOUT_S": "10",
+    "LLMIX_LLM__MAX_INLINE_WAIT_S": "1",
+}
+
+
+@dataclass
+class ClusterSpec:
+    """What to start. ``skewed`` workers run under libfaketime (wall clock steerable)."""
+
+    workers: int = 3
+    sentinel: bool = False
+    skewed: tuple[str, ...] = ()
+    stub_latency_ms: int = 40
+    concurrency: int = 4
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class NemesisCluster:
+    """Start with :meth:`start`, stop with :meth:`close` (which also removes the hosts)."""
+
+    def __init__(self, spec: ClusterSpec, workdir: Path, lab: NetLab | None = None) -> None:
+        self.spec = spec
+        self.workdir = workdir
+        self.lab = lab or NetLab()
+        self.names = [f"w{i + 1}" for i in range(spec.workers)]
+        self.cache: PrivateRedis | None = None
+        self.sentinel: PrivateSentinel | None = None
+        self.broker: PrivateRedis | None = None
+        self.stub: StubProvider | None = None
+        self.workers: dict[str, LocalWorker] = {}
+
+    # -- start and stop -------------------------------------------------------------------------
+
+    def start(self) -> NemesisCluster:
+        lab = self.lab
+        for role in ("cache", "broker", "stub", "producer", "admin", *self.names):
+            lab.add_host(role)
+        for name in self.names:
+            for part in ("cache", "broker", "stub"):
+                lab.connect(name, part)
+        for client in ("producer", "admin"):
+            lab.connect(client, "cache")
+            lab.connect(client, "broker")
+        (self.workdir / "settings.toml").touch()
+        self._start_servers()
+        for name in self.names:
+            self.workers[name] = self._worker(name)
+        for name, worker in self.workers.items():
+            self.host(name).call(worker.start, 90.0)
+        return self
+
+    def _start_servers(self) -> None:
+        cache = self.host("cache")
+        if self.spec.sentinel:
+            self.sentinel = PrivateSentinel(host=cache.address, down_after_ms=1000)
+            cache.call(self.sentinel.start)
+        else:
+            self.cache = PrivateRedis(extra_args=LISTEN_EVERYWHERE)
+            cache.call(self.cache.start)
+        self.broker = PrivateRedis(extra_args=LISTEN_EVERYWHERE)
+        self.host("broker").call(self.broker.start)
+        latency = self.spec.stub_latency_ms
+        self.stub = self.host("stub").call(StubProvider, "0.0.0.0", latency_ms=latency, trace=True)
+        self.stub.start()
+
+    def _worker(self, name: str) -> LocalWorker:
+        env = self.env()
+        launcher = None
+        if name in self.spec.skewed:
+            env.update(skew.environment(self.offset_file(name)))
+            launcher = skew.launcher()
+        return LocalWorker(name, env, self.workdir, queues=f"q-{name}",
+                           concurrency=self.spec.concurrency, launcher=launcher)  # fmt: skip
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.stop(timeout_s=10)
+        if self.stub is not None:
+            self.stub.close()
+        for server in (self.sentinel, self.cache, self.broker):
+            if server is not None:
+                server.close()
+        self.lab.close()
+
+    # -- addresses and settings -----------------------------------------------------------------
+
+    def host(self, role: str) -> Host:
+        return self.lab.hosts[role]
+
+    @property
+    def cache_url(self) -> str:
+        if self.sentinel is not None:
+            return self.sentinel.url
+        assert self.cache is not None
+        return f"redis://{self.host('cache').address}:{self.cache.port}/0"
+
+    @property
+    def broker_url(self) -> str:
+        assert self.broker is not None
+        return f"redis://{self.host('broker').address}:{self.broker.port}/0"
+
+    def env(self) -> dict[str, str]:
+        """The environment of every part that runs llmix_workers code (workers, agents)."""
+        assert self.stub is not None
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMIX_", "FAKETIME"))}
+        env.pop("LD_PRELOAD", None)
+        env.update(WORKER_ENV)
+        env.update(
+            LLMIX_REDIS__URL=self.cache_url,
+            LLMIX_WORKER__BROKER_URL=self.broker_url,
+            LLMIX_WORKER__RESULT_BACKEND=self.broker_url,
+            LLMIX_SETTINGS=str(self.workdir / "settings.toml"),
+            LLMIX_LLM__BASE_URLS__OPENAI=f"http://{self.host('stub').address}:{self.stub.port}/v1",
+            OPENAI_API_KEY=STUB_KEY,
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(self.spec.env)
+        return env
+
+    def client_of(self, address: str) -> str:
+        """The host whose link to the stub has ``address`` (who made a provider call)."""
+        for name in self.names:
+            link = self.lab.link(name, "stub")
+            if address in (link.a_addr, link.b_addr):
+                return name
+        return address
+
+    def offset_file(self, name: str) -> Path:
+        return self.workdir / f"{name}.faketime"
+
+    # -- what faults act on ---------------------------------------------------------------------
+
+    def cache_servers(self) -> list[PrivateRedis]:
+        """The Redis servers holding the cache (the primary first when there are several)."""
+        if self.sentinel is None:
+            assert self.cache is not None
+            return [self.cache]
+        port = self.host("cache").call(self.sentinel.primary_port)
+        first = (
+            self.sentinel.primary if port == self.sentinel.primary.port else self.sentinel.replica
+        )
+        other = self.sentinel.replica if first is self.sentinel.primary else self.sentinel.primary
+        return [first, other]
+
+    def cache_call(self, fn_name: str, *args: Any, server: PrivateRedis | None = None) -> Any:
+        """A Redis command on a cache server (default: the primary), from inside its host."""
+        target = server or self.cache_servers()[0]
+
+        def run() -> Any:
+            client = redis.Redis(port=target.port, socket_timeout=5, retry=Retry(NoBackoff(), 0))
+            try:
+                return getattr(client, fn_name)(*args)
+            finally:
+                client.close()
+
+        return self.host("cache").call(run)
+
+    def restart(self, server: PrivateRedis) -> None:
+        """Start a killed cache server again, on its port (empty: nothing is persisted)."""
+        self.host("cache").call(server.start)
+
+    def signal_worker(self, name: str, signum: signal.Signals) -> None:
+        self.workers[name].signal(signum)

@@ -1,0 +1,87 @@
+"""Schedules: what the nemesis does when, drawn from a seed (the same seed, the same schedule).
+
+A step is an injection or a heal of a fault (:mod:`~llmix_workers.testing.nemesis.faults`), a
+clear (``cli``, ``task`` or ``broadcast``), a clear followed ``delay_s`` later by a fault (the
+pub/sub kill "during a clear"), or the failover step (replica held back, clear, primary killed).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from llmix_workers.testing.nemesis import faults
+
+StepAction = Literal["inject", "heal", "clear", "clear+fault", "failover"]
+CLEAR_WAYS: Final = ("cli", "task", "broadcast")
+
+
+@dataclass(frozen=True)
+class Step:
+    at_s: float
+    action: StepAction
+    kind: str = ""
+    target: str = ""
+    how: str = "cli"
+    queue: str = ""
+    delay_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A named, seeded list of steps over ``seconds``."""
+
+    name: str
+    seed: int
+    seconds: float
+    steps: tuple[Step, ...] = field(default_factory=tuple)
+
+    def faults(self) -> set[str]:
+        return {step.kind for step in self.steps if step.kind}
+
+
+def clears(rng: random.Random, workers: list[str], start_s: float, end_s: float,
+           every_s: float) -> list[Step]:  # fmt: skip
+    """Clears at random moments (mean gap ``every_s``), each started a random way."""
+    steps, at = [], start_s + rng.uniform(0, every_s)
+    while at < end_s:
+        steps.append(Step(round(at, 3), "clear", how=rng.choice(CLEAR_WAYS),
+                          queue=f"q-{rng.choice(workers)}"))  # fmt: skip
+        at += rng.expovariate(1 / every_s)
+    return steps
+
+
+def random_schedule(
+    seed: int,
+    *,
+    seconds: float,
+    kinds: dict[str, list[str]],
+    workers: list[str],
+    clear_every_s: float = 2.5,
+    fault_s: tuple[float, float] = (4.0, 10.0),
+) -> Schedule:
+    """Faults one after another (each of a kind drawn from ``kinds``, which maps a kind to its
+    possible targets), with clears throughout. Instant faults come as clear+fault steps."""
+    rng = random.Random(seed)
+    steps = clears(rng, workers, 1.5, seconds - 2.0, clear_every_s)
+    at = rng.uniform(2.0, 4.0)
+    names = sorted(kinds)
+    while at < seconds - 4.0:
+        kind = rng.choice(names)
+        target = rng.choice(kinds[kind])
+        if faults.KINDS[kind].heal is None:
+            steps.append(Step(round(at, 3), "clear+fault", kind, target,
+                              how=rng.choice(CLEAR_WAYS), queue=f"q-{rng.choice(workers)}",
+                              delay_s=round(rng.uniform(0.0, 0.3), 3)))  # fmt: skip
+            at += rng.uniform(1.0, 3.0)
+            continue
+        length = min(rng.uniform(*fault_s), seconds - 2.0 - at)
+        steps.append(Step(round(at, 3), "inject", kind, target))
+        steps.append(Step(round(at + length, 3), "heal", kind, target))
+        at += length + rng.uniform(0.5, 3.0)
+    return Schedule(f"random seed {seed}", seed, seconds, tuple(sorted(steps, key=_order)))
+
+
+def _order(step: Step) -> tuple[float, int]:
+    return step.at_s, 0 if step.action == "heal" else 1
