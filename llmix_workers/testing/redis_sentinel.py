@@ -3,10 +3,6 @@
 Every server is a :class:`~llmix_workers.testing.redis_server.PrivateRedis`; the sentinels run
 ``redis-server <config> --sentinel`` and watch the primary as service :attr:`service`. Killing
 the primary (:meth:`kill_primary`) makes them promote the replica after ``down_after_ms``.
-
-``host`` is the address every server is known by (announced by the sentinels, used by the
-replica); with another address than loopback the servers listen on every interface, and the
-object must be used from the network namespace that holds that address (the nemesis's hosts).
 """
 
 from __future__ import annotations
@@ -32,30 +28,24 @@ class PrivateSentinel:
         sentinels: int = 3,
         down_after_ms: int = 2000,
         failover_timeout_ms: int = 10_000,
-        host: str = "127.0.0.1",
     ) -> None:
         self.service = service
-        self.host = host
-        listen = [] if host == "127.0.0.1" else ["--bind", "0.0.0.0", "--protected-mode", "no"]
-        self.primary = PrivateRedis(extra_args=listen)
-        self.replica = PrivateRedis(
-            extra_args=[*listen, "--replicaof", host, str(self.primary.port)]
-        )
+        self.primary = PrivateRedis()
+        self.replica = PrivateRedis(extra_args=["--replicaof", "127.0.0.1", str(self.primary.port)])
         config = (
-            f"sentinel monitor {service} {host} {self.primary.port} 2\n"
+            f"sentinel monitor {service} 127.0.0.1 {self.primary.port} 2\n"
             f"sentinel down-after-milliseconds {service} {down_after_ms}\n"
             f"sentinel failover-timeout {service} {failover_timeout_ms}\n"
             f"sentinel parallel-syncs {service} 1\n"
         )
         self.sentinels = [
-            PrivateRedis(extra_args=[*listen, "--sentinel"], config_text=config)
-            for _ in range(sentinels)
+            PrivateRedis(extra_args=["--sentinel"], config_text=config) for _ in range(sentinels)
         ]
 
     @property
     def url(self) -> str:
         """``redis+sentinel://`` naming every sentinel and the service."""
-        hosts = ",".join(f"{self.host}:{sentinel.port}" for sentinel in self.sentinels)
+        hosts = ",".join(f"127.0.0.1:{sentinel.port}" for sentinel in self.sentinels)
         return f"redis+sentinel://{hosts}/{self.service}"
 
     def start(self, timeout_s: float = 30.0) -> PrivateSentinel:

@@ -61,7 +61,7 @@ class Agent:
 
     def _clear(self, command: dict[str, Any]) -> dict[str, Any]:
         clear = run_clear(self.settings, command["how"], timeout_s=float(command["timeout_s"]),
-                          queue=command.get("queue"))  # fmt: skip
+                          queue=command.get("queue"), nodes=command.get("nodes"))  # fmt: skip
         self.recorder.add(clear)
         return {"clear": asdict(clear)}
 

@@ -29,19 +29,27 @@ ANSWER_GRACE_S = 20.0
 
 
 def run_clear(
-    settings: Settings, how: ClearHow, *, timeout_s: float, queue: str | None = None
+    settings: Settings,
+    how: ClearHow,
+    *,
+    timeout_s: float,
+    queue: str | None = None,
+    nodes: int | None = None,
 ) -> Clear:
-    """Start one clear ``how``, wait for its answer, return the record."""
+    """Start one clear ``how``, wait for its answer, return the record. ``queue``: where the
+    task goes; ``nodes``: how many replies a broadcast waits for (else its whole timeout)."""
     clear_id = uuid.uuid4().hex[:12]
     start = now()
     try:
-        complete, detail = _RUNNERS[how](settings, timeout_s, queue)
+        complete, detail = _RUNNERS[how](settings, timeout_s, queue, nodes)
     except Exception as exc:  # an answer that never came is an incomplete clear, not a crash
         complete, detail = False, {"error": f"{type(exc).__name__}: {exc}"[:500]}
     return Clear(clear_id, how, start, now(), complete, detail)
 
 
-def _cli(settings: Settings, timeout_s: float, queue: str | None) -> tuple[bool, dict[str, Any]]:
+def _cli(
+    settings: Settings, timeout_s: float, queue: str | None, nodes: int | None
+) -> tuple[bool, dict[str, Any]]:
     done = subprocess.run(
         [sys.executable, "-m", "llmix_workers", "cache", "clear", "--json",
          "--timeout", str(timeout_s)],
@@ -54,7 +62,9 @@ def _cli(settings: Settings, timeout_s: float, queue: str | None) -> tuple[bool,
     return done.returncode == 0, _brief(report, exit_code=done.returncode)
 
 
-def _task(settings: Settings, timeout_s: float, queue: str | None) -> tuple[bool, dict[str, Any]]:
+def _task(
+    settings: Settings, timeout_s: float, queue: str | None, nodes: int | None
+) -> tuple[bool, dict[str, Any]]:
     app = create_app(settings)
     try:
         result = app.send_task(TASK_CACHE_CLEAR, kwargs={"timeout_s": timeout_s},
@@ -66,22 +76,25 @@ def _task(settings: Settings, timeout_s: float, queue: str | None) -> tuple[bool
 
 
 def _broadcast(
-    settings: Settings, timeout_s: float, queue: str | None
+    settings: Settings, timeout_s: float, queue: str | None, nodes: int | None
 ) -> tuple[bool, dict[str, Any]]:
     app = create_app(settings)
     try:
         replies = app.control.broadcast(CONTROL_CACHE_CLEAR, arguments={"timeout_s": timeout_s},
-                                        reply=True, timeout=timeout_s + GRACE_S / 3)  # fmt: skip
+                                        reply=True, timeout=timeout_s + GRACE_S / 3,
+                                        limit=nodes)  # fmt: skip
     finally:
         app.close()
-    nodes = {node: reply for answer in replies or [] for node, reply in answer.items()}
-    complete = any(bool(reply.get("complete")) for reply in nodes.values())
-    return complete, {"nodes": {node: _brief(reply) for node, reply in nodes.items()}}
+    by_node = {node: reply for answer in replies or [] for node, reply in answer.items()}
+    complete = any(bool(reply.get("complete")) for reply in by_node.values())
+    return complete, {"nodes": {node: _brief(reply) for node, reply in by_node.items()}}
 
 
 def _brief(report: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    keep = ("complete", "generation", "l2Deleted", "l2Error", "silent", "stderr", "error")
-    return {**{k: report[k] for k in keep if k in report}, **extra}
+    keep = ("complete", "generation", "l2Deleted", "l2Error", "silent", "stderr", "error",
+            "processes", "pids")  # fmt: skip
+    acked = {"acked": sorted(f"{a['node']}|{a['pid']}" for a in report.get("acks", []))}
+    return {**{k: report[k] for k in keep if k in report}, **acked, **extra}
 
 
 _RUNNERS = {"cli": _cli, "task": _task, "broadcast": _broadcast}

@@ -1,18 +1,20 @@
 """NemesisCluster: the real parts of a fleet, each on a host (network namespace) of its own.
 
-Hosts: ``cache`` (the Redis of L2 and fleet state, or a primary + replica + 3 sentinels),
-``broker`` (a Redis for the broker and results), ``stub`` (the stub provider, tracing every
-call), ``producer`` and ``admin`` (the agents that run the workload and the clears) and one host
-per worker. Links: every worker to cache, broker and stub; producer and admin to cache and
-broker. So each fault the issue names is one link to cut: worker-cache (broker still
-reachable), worker-broker, producer-cache. The workers listen on a queue of their own
-(``q-<name>``), so the workload decides who serves each lookup.
+Hosts: ``cache`` (the Redis of L2 and fleet state; with Sentinel, its primary, with the replica
+on ``replica`` and three sentinels on ``sentinel``), ``broker`` (a Redis for the broker and
+results), ``stub`` (the stub provider, tracing every call), ``producer`` and ``admin`` (the
+agents that run the workload and the clears) and one host per worker. Links: every worker to
+the cache hosts, broker and stub; producer and admin to the cache hosts and broker; the cache
+hosts to each other. So each fault the issue names is a cut of its own: worker-cache (broker
+still reachable), worker-broker, producer-cache, primary-replica. The workers listen on a queue
+of their own (``q-<name>``), so the workload decides who serves each lookup.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +26,10 @@ from redis.retry import Retry
 from llmix_workers.testing.local_fleet import STUB_KEY, LocalWorker
 from llmix_workers.testing.nemesis import skew
 from llmix_workers.testing.nemesis.netns import Host, NetLab
-from llmix_workers.testing.redis_sentinel import PrivateSentinel
+from llmix_workers.testing.nemesis.sentinel_group import LISTEN_EVERYWHERE, SentinelGroup
 from llmix_workers.testing.redis_server import PrivateRedis
 from llmix_workers.testing.stub import StubProvider
 
-LISTEN_EVERYWHERE = ["--bind", "0.0.0.0", "--protected-mode", "no"]
 #: Worker settings of every run: one message reserved per thread, short provider timeouts.
 WORKER_ENV = {
     "LLMIX_WORKER__PREFETCH_MULTIPLIER": "1",
@@ -58,23 +59,26 @@ class NemesisCluster:
         self.lab = lab or NetLab()
         self.names = [f"w{i + 1}" for i in range(spec.workers)]
         self.cache: PrivateRedis | None = None
-        self.sentinel: PrivateSentinel | None = None
+        self.sentinel: SentinelGroup | None = None
+        self.redis_hosts = ["cache", "replica", "sentinel"] if spec.sentinel else ["cache"]
         self.broker: PrivateRedis | None = None
         self.stub: StubProvider | None = None
         self.workers: dict[str, LocalWorker] = {}
+        #: Background fault loops by name, stopped by setting their event.
+        self.loops: dict[str, threading.Event] = {}
 
     # -- start and stop -------------------------------------------------------------------------
 
     def start(self) -> NemesisCluster:
         lab = self.lab
-        for role in ("cache", "broker", "stub", "producer", "admin", *self.names):
+        for role in (*self.redis_hosts, "broker", "stub", "producer", "admin", *self.names):
             lab.add_host(role)
-        for name in self.names:
-            for part in ("cache", "broker", "stub"):
+        for index, server in enumerate(self.redis_hosts):
+            for other in self.redis_hosts[index + 1 :]:
+                lab.connect(server, other)
+        for name in (*self.names, "producer", "admin"):
+            for part in (*self.redis_hosts, "broker", *(["stub"] if name in self.names else [])):
                 lab.connect(name, part)
-        for client in ("producer", "admin"):
-            lab.connect(client, "cache")
-            lab.connect(client, "broker")
         (self.workdir / "settings.toml").touch()
         self._start_servers()
         for name in self.names:
@@ -86,8 +90,8 @@ class NemesisCluster:
     def _start_servers(self) -> None:
         cache = self.host("cache")
         if self.spec.sentinel:
-            self.sentinel = PrivateSentinel(host=cache.address, down_after_ms=1000)
-            cache.call(self.sentinel.start)
+            self.sentinel = SentinelGroup(cache, self.host("replica"), self.host("sentinel"))
+            self.sentinel.start()
         else:
             self.cache = PrivateRedis(extra_args=LISTEN_EVERYWHERE)
             cache.call(self.cache.start)
@@ -107,6 +111,8 @@ class NemesisCluster:
                            concurrency=self.spec.concurrency, launcher=launcher)  # fmt: skip
 
     def close(self) -> None:
+        for stop in self.loops.values():
+            stop.set()
         for worker in self.workers.values():
             worker.stop(timeout_s=10)
         if self.stub is not None:
@@ -152,12 +158,20 @@ class NemesisCluster:
         return env
 
     def client_of(self, address: str) -> str:
-        """The host whose link to the stub has ``address`` (who made a provider call)."""
-        for name in self.names:
-            link = self.lab.link(name, "stub")
-            if address in (link.a_addr, link.b_addr):
-                return name
+        """The host whose service address is ``address`` (who made a provider call)."""
+        for role, host in self.lab.hosts.items():
+            if host.address == address:
+                return role
         return address
+
+    def cut_cache(self, who: str) -> None:
+        """Cut ``who`` off from every host of the cache Redis."""
+        for part in self.redis_hosts:
+            self.lab.cut(who, part)
+
+    def heal_cache(self, who: str) -> None:
+        for part in self.redis_hosts:
+            self.lab.heal(who, part)
 
     def offset_file(self, name: str) -> Path:
         return self.workdir / f"{name}.faketime"
@@ -169,12 +183,10 @@ class NemesisCluster:
         if self.sentinel is None:
             assert self.cache is not None
             return [self.cache]
-        port = self.host("cache").call(self.sentinel.primary_port)
-        first = (
-            self.sentinel.primary if port == self.sentinel.primary.port else self.sentinel.replica
-        )
-        other = self.sentinel.replica if first is self.sentinel.primary else self.sentinel.primary
-        return [first, other]
+        return self.sentinel.servers()
+
+    def host_of(self, server: PrivateRedis) -> Host:
+        return self.host("cache") if self.sentinel is None else self.sentinel.host_of(server)
 
     def cache_call(self, fn_name: str, *args: Any, server: PrivateRedis | None = None) -> Any:
         """A Redis command on a cache server (default: the primary), from inside its host."""
@@ -187,11 +199,11 @@ class NemesisCluster:
             finally:
                 client.close()
 
-        return self.host("cache").call(run)
+        return self.host_of(target).call(run)
 
     def restart(self, server: PrivateRedis) -> None:
         """Start a killed cache server again, on its port (empty: nothing is persisted)."""
-        self.host("cache").call(server.start)
+        self.host_of(server).call(server.start)
 
     def signal_worker(self, name: str, signum: signal.Signals) -> None:
         self.workers[name].signal(signum)

@@ -1,7 +1,9 @@
 """NetLab: hosts as Linux network namespaces, joined pair by pair by veth links that can be cut.
 
 Every host gets a service address (``10.77.0.N/32`` on its loopback) that the others reach
-through a point-to-point link of their own (``10.78.L.0/30``), so cutting one link (a
+through a point-to-point link of their own (``10.78.L.0/30``), and connections leave from that
+address too (so a server sees, and announces, the service address of its peers: a replica is
+known by its host's address, the stub sees which worker called). Cutting one link (a
 ``pfifo limit 0`` root qdisc on both ends drops every packet; deleting it heals) separates
 exactly one pair of hosts: a worker from the cache Redis while it still reaches the broker,
 say. No interface lives outside the run's namespaces, so parallel runs cannot collide; their
@@ -154,13 +156,13 @@ class NetLab:
         link = Link(host_a, host_b, f"{base}.{last + 1}", f"{base}.{last + 2}")
         _ip("-n", host_a.ns, "link", "add", b, "type", "veth", "peer", "name", a, "netns",
             host_b.ns)  # fmt: skip
-        for (ns, dev), mine, theirs, far in (
-            (link.ends()[0], link.a_addr, link.b_addr, host_b.address),
-            (link.ends()[1], link.b_addr, link.a_addr, host_a.address),
+        for (ns, dev), mine, theirs, far, me in (
+            (link.ends()[0], link.a_addr, link.b_addr, host_b.address, host_a.address),
+            (link.ends()[1], link.b_addr, link.a_addr, host_a.address, host_b.address),
         ):
             _ip("-n", ns, "addr", "add", f"{mine}/30", "dev", dev)
             _ip("-n", ns, "link", "set", dev, "up")
-            _ip("-n", ns, "route", "add", f"{far}/32", "via", theirs, "dev", dev)
+            _ip("-n", ns, "route", "add", f"{far}/32", "via", theirs, "dev", dev, "src", me)
         self.links[frozenset((a, b))] = link
         return link
 

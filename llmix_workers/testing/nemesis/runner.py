@@ -115,22 +115,23 @@ class Runner:
 
     def _clear(self, step: Step) -> Future[dict[str, Any]]:
         return self.admin.send("clear", how=step.how, timeout_s=self.clear_timeout_s,
-                               queue=step.queue or None)  # fmt: skip
+                               queue=step.queue or None, nodes=len(self.cluster.names))  # fmt: skip
 
     def _failover(self, step: Step) -> Injected:
-        """Hold the replica back (SIGSTOP), clear, kill the primary, let the replica go: the
-        sentinels promote a replica that never saw the clear."""
+        """Cut the replication link, clear, kill the primary: the sentinels promote a replica
+        that never saw the clear (asynchronous replication's lost write)."""
+        sentinel = self.cluster.sentinel
+        assert sentinel is not None, "the failover step needs a Sentinel cluster"
         start = now()
         primary, replica = self.cluster.cache_servers()
-        replica.pause()
+        ends = (sentinel.host_of(primary).role, sentinel.host_of(replica).role)
+        self.cluster.lab.cut(*ends)
         try:
             self._clear(step).result(timeout=self.clear_timeout_s + 120)
             primary.kill()
+            sentinel.wait_for_failover(primary, 60.0)
         finally:
-            replica.resume()
-        sentinel = self.cluster.sentinel
-        assert sentinel is not None, "the failover step needs a Sentinel cluster"
-        self.cluster.host("cache").call(sentinel.wait_for_failover, primary.port, 60.0)
+            self.cluster.lab.heal(*ends)
         return Injected(faults.FAILOVER, "cache", start, now())
 
     def _collect(self, began: float, recorded: list[Event]) -> list[Event]:

@@ -1,22 +1,21 @@
 """A worker whose wall clock is off: libfaketime, steered at run time through a file.
 
 The worker process runs with ``LD_PRELOAD`` = libfaketime (Debian's ``faketime`` package), its
-offset read from a file on every clock read (``FAKETIME_NO_CACHE``), so :func:`set_offset` moves
-its wall clock while it runs, as a bad NTP step would. Monotonic clocks are left alone
+offset read from a file at most a second old (``FAKETIME_CACHE_DURATION``), so
+:func:`set_offset` moves its wall clock while it runs, as a bad NTP step would (within about two
+seconds of the call). Monotonic clocks are left alone
 (``FAKETIME_DONT_FAKE_MONOTONIC``), which trips libfaketime 0.9.10 on Python 3.11's
 ``time.sleep`` (``clock_nanosleep`` with an absolute monotonic deadline fails with EINVAL:
-libfaketime issue #426); so the process starts through ``python -m
-llmix_workers.testing.nemesis.skew``, which gives ``time.sleep`` a ``select``-based body and
-then runs the ``llmix-workers`` command line unchanged.
+libfaketime issue #426); so the process starts through :data:`BOOT`, which gives ``time.sleep``
+a ``select``-based body before anything else is imported (modules keep ``time.sleep`` as a
+default argument), then runs the ``llmix-workers`` command line unchanged.
 """
 
 from __future__ import annotations
 
-import select
 import sys
-import time
 from pathlib import Path
-from typing import Final, SupportsIndex
+from typing import Final
 
 from llmix_workers.testing.nemesis.netns import NetnsUnavailable
 
@@ -44,14 +43,30 @@ def environment(offset_file: Path) -> dict[str, str]:
     return {
         "LD_PRELOAD": library(),
         "FAKETIME_TIMESTAMP_FILE": str(offset_file),
-        "FAKETIME_NO_CACHE": "1",
+        "FAKETIME_CACHE_DURATION": "1",
         "FAKETIME_DONT_FAKE_MONOTONIC": "1",
     }
 
 
+#: ``python -c`` program: a ``time.sleep`` that libfaketime leaves alone, then the CLI.
+BOOT: Final = """
+import select, time
+
+def sleep(seconds):
+    seconds = float(seconds)
+    if seconds < 0:
+        raise ValueError("sleep length must be non-negative")
+    select.select([], [], [], seconds)  # retried with the time left after a signal (PEP 475)
+
+time.sleep = sleep
+from llmix_workers.cli import main
+main()
+"""
+
+
 def launcher() -> list[str]:
-    """The command that starts ``llmix-workers`` under this module's ``time.sleep``."""
-    return [sys.executable, "-m", __name__]
+    """The command that starts ``llmix-workers`` with :data:`BOOT`'s ``time.sleep``."""
+    return [sys.executable, "-c", BOOT]
 
 
 def set_offset(offset_file: Path, seconds: int) -> None:
@@ -59,21 +74,3 @@ def set_offset(offset_file: Path, seconds: int) -> None:
     temporary = offset_file.with_suffix(".tmp")
     temporary.write_text(f"{seconds:+d}\n")
     temporary.replace(offset_file)  # readers never see a half-written file
-
-
-def _sleep(seconds: float | SupportsIndex) -> None:
-    length = float(seconds)
-    if length < 0:
-        raise ValueError("sleep length must be non-negative")
-    select.select([], [], [], length)  # retried with the time left after a signal (PEP 475)
-
-
-def main() -> None:
-    time.sleep = _sleep
-    from llmix_workers.cli import main as cli_main
-
-    cli_main()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,85 @@
+"""The suite's schedules: one aimed at each fault, and seeded random mixes.
+
+An aimed schedule plays its fault where it can do harm: long enough for a clear to stop waiting
+for a silent worker (``fleet.heartbeat_ttl_s``, 5 s by default, on today's code), with clears
+started all three ways while the fault lasts and after it heals.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from llmix_workers.testing.nemesis import faults
+from llmix_workers.testing.nemesis.schedule import Schedule, Step, random_schedule
+
+#: Faults a standalone cluster with one skewed worker (``w3``) can play.
+STANDALONE_KINDS: Final = (
+    faults.WORKER_CACHE, faults.WORKER_BROKER, faults.PRODUCER_CACHE, faults.REDIS_PAUSED,
+    faults.REDIS_KILLED, faults.REDIS_RESTARTED, faults.PUBSUB_KILLED, faults.CLOCK_SKEW,
+)  # fmt: skip
+SKEWED: Final = "w3"
+
+
+def _three_ways(at_s: float, gap_s: float = 2.0, queue: str = "q-w2") -> list[Step]:
+    return [Step(at_s, "clear", how="cli"), Step(at_s + gap_s, "clear", how="task", queue=queue),
+            Step(at_s + 2 * gap_s, "clear", how="broadcast")]  # fmt: skip
+
+
+def _window(kind: str, target: str, start_s: float, end_s: float) -> list[Step]:
+    return [Step(start_s, "inject", kind, target), Step(end_s, "heal", kind, target)]
+
+
+def aimed(kind: str, seed: int = 1) -> Schedule:
+    """The schedule aimed at fault ``kind`` (see the module docstring)."""
+    steps: list[Step]
+    seconds = 18.0
+    if kind in (faults.WORKER_CACHE, faults.WORKER_BROKER, faults.PRODUCER_CACHE):
+        target = "producer" if kind == faults.PRODUCER_CACHE else "w1"
+        steps = [*_window(kind, target, 2.0, 14.0), *_three_ways(9.0), Step(15.5, "clear")]
+    elif kind == faults.REDIS_PAUSED:
+        steps = [*_window(kind, "cache", 3.0, 9.0), Step(5.0, "clear", how="task"),
+                 *_three_ways(10.0)]  # fmt: skip
+    elif kind == faults.REDIS_KILLED:
+        steps = [*_window(kind, "cache", 3.0, 6.0), Step(4.0, "clear", how="cli"),
+                 *_three_ways(7.0)]  # fmt: skip
+    elif kind == faults.REDIS_RESTARTED:
+        steps = [
+            Step(3.0 + 3 * i, "clear+fault", kind, "cache", how=how, queue="q-w2", delay_s=0.05 * i)
+            for i, how in enumerate(("cli", "task", "broadcast"))
+        ]
+        steps.append(Step(13.0, "clear"))
+    elif kind == faults.PUBSUB_KILLED:
+        steps = []
+        for i, (target, how) in enumerate((("cache", "cli"), ("w2", "task"), ("w1", "broadcast"),
+                                           ("cache", "task"))):  # fmt: skip
+            at = 2.0 + 3.8 * i
+            steps += [*_window(kind, target, at - 0.2, at + 3.0), Step(at, "clear", how=how)]
+    elif kind == faults.CLOCK_SKEW:
+        # A clear skips the skewed worker (its heartbeats look 5 min old), so a cut far
+        # shorter than fleet.heartbeat_ttl_s, which a clear would otherwise wait out as
+        # incomplete, is enough for it to serve stale entries.
+        steps = _window(kind, SKEWED, 1.0, 17.0)
+        for i, how in enumerate(("task", "cli", "broadcast", "task")):
+            at = 3.5 + 3.5 * i
+            steps += [*_window(faults.WORKER_CACHE, SKEWED, at - 0.5, at + 2.5),
+                      Step(at, "clear", how=how, queue=f"q-w{1 + i % 2}")]  # fmt: skip
+    elif kind == faults.FAILOVER:
+        # Not the CLI: `cache clear` refuses redis+sentinel:// URLs today (cli/reach.py pings
+        # with redis.Redis.from_url).
+        steps = [Step(4.0, "failover", kind, "cache", how="task", queue="q-w1"),
+                 Step(14.0, "clear", how="broadcast")]  # fmt: skip
+    else:
+        raise ValueError(f"no aimed schedule for {kind!r}")
+    return Schedule(f"aimed: {kind}", seed, seconds, tuple(sorted(steps, key=lambda s: s.at_s)))
+
+
+def mixed(seed: int, *, seconds: float = 30.0, workers: int = 3) -> Schedule:
+    """A seeded random mix of every fault a standalone cluster can play."""
+    names = [f"w{i + 1}" for i in range(workers)]
+    kinds = {
+        faults.WORKER_CACHE: names, faults.WORKER_BROKER: names,
+        faults.PRODUCER_CACHE: ["producer"], faults.REDIS_PAUSED: ["cache"],
+        faults.REDIS_KILLED: ["cache"], faults.REDIS_RESTARTED: ["cache"],
+        faults.PUBSUB_KILLED: ["cache", *names], faults.CLOCK_SKEW: [SKEWED],
+    }  # fmt: skip
+    return random_schedule(seed, seconds=seconds, kinds=kinds, workers=names)
