@@ -1,7 +1,9 @@
 """The fault suite's figures: a record per scenario, merged into a JSON file, shown as Markdown.
 
 ``tests/faults`` records a :class:`ScenarioRecord` per scenario and :func:`merge_records` writes
-them into ``docs/reliability.json`` (by scenario name: a partial run updates only what it ran).
+them into ``docs/reliability.json`` (by scenario name: a partial run updates only what it ran);
+``tests/nemesis`` writes its runs into the same file's ``nemesis`` section
+(:mod:`llmix_workers.testing.nemesis.figures`).
 ``python -m llmix_workers.testing.reliability_report [json] [markdown]`` (``make reliability``)
 renders ``docs/reliability.md`` from that file; nothing in the page is typed by hand.
 """
@@ -14,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
+
+from llmix_workers.testing.nemesis import figures as nemesis_figures
 
 DOCS: Final = Path(__file__).resolve().parents[2] / "docs"
 JSON_PATH: Final = DOCS / "reliability.json"
@@ -88,6 +92,7 @@ def render(data: Mapping[str, Any]) -> str:
             lines.append(f"- **Promised:** {body['promise']}")
             for key, value in body.get("notes", {}).items():
                 lines.append(f"- {key}: {_cell(value)}")
+    lines += nemesis_figures.render(data.get("nemesis", {}))
     return "\n".join(lines) + "\n"
 
 

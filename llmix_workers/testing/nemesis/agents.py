@@ -80,3 +80,5 @@ class AgentProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()

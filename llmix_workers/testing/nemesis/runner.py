@@ -114,8 +114,9 @@ class Runner:
         recorded.append(Injected(kind, target, start, now()))
 
     def _clear(self, step: Step) -> Future[dict[str, Any]]:
+        queue = step.queue or f"q-{self.cluster.names[0]}"  # a task needs a worker's queue
         return self.admin.send("clear", how=step.how, timeout_s=self.clear_timeout_s,
-                               queue=step.queue or None, nodes=len(self.cluster.names))  # fmt: skip
+                               queue=queue, nodes=len(self.cluster.names))  # fmt: skip
 
     def _failover(self, step: Step) -> Injected:
         """Cut the replication link, clear, kill the primary: the sentinels promote a replica

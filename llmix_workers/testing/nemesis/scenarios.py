@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from llmix_workers.testing.nemesis import faults
-from llmix_workers.testing.nemesis.schedule import Schedule, Step, random_schedule
+from llmix_workers.testing.nemesis.schedule import Lane, Schedule, Step, random_schedule
 
 #: Faults a standalone cluster with one skewed worker (``w3``) can play.
 STANDALONE_KINDS: Final = (
@@ -54,6 +54,9 @@ def aimed(kind: str, seed: int = 1) -> Schedule:
                                            ("cache", "task"))):  # fmt: skip
             at = 2.0 + 3.8 * i
             steps += [*_window(kind, target, at - 0.2, at + 3.0), Step(at, "clear", how=how)]
+        # Subscribers come back a second after their last kill: then a clear completes.
+        seconds = 21.0
+        steps.append(Step(18.5, "clear", how="task", queue="q-w3"))
     elif kind == faults.CLOCK_SKEW:
         # A clear skips the skewed worker (its heartbeats look 5 min old), so a cut far
         # shorter than fleet.heartbeat_ttl_s, which a clear would otherwise wait out as
@@ -74,12 +77,15 @@ def aimed(kind: str, seed: int = 1) -> Schedule:
 
 
 def mixed(seed: int, *, seconds: float = 30.0, workers: int = 3) -> Schedule:
-    """A seeded random mix of every fault a standalone cluster can play."""
+    """A seeded random mix of every fault a standalone cluster can play, on three lanes that
+    overlap: the network, the cache Redis process, and pub/sub and clocks."""
     names = [f"w{i + 1}" for i in range(workers)]
-    kinds = {
-        faults.WORKER_CACHE: names, faults.WORKER_BROKER: names,
-        faults.PRODUCER_CACHE: ["producer"], faults.REDIS_PAUSED: ["cache"],
-        faults.REDIS_KILLED: ["cache"], faults.REDIS_RESTARTED: ["cache"],
-        faults.PUBSUB_KILLED: ["cache", *names], faults.CLOCK_SKEW: [SKEWED],
-    }  # fmt: skip
-    return random_schedule(seed, seconds=seconds, kinds=kinds, workers=names)
+    network = Lane({faults.WORKER_CACHE: names, faults.WORKER_BROKER: names,
+                    faults.PRODUCER_CACHE: ["producer"]})  # fmt: skip
+    process = Lane({faults.REDIS_PAUSED: ["cache"], faults.REDIS_KILLED: ["cache"],
+                    faults.REDIS_RESTARTED: ["cache"]},
+                   fault_s=(1.0, 4.0), gap_s=(3.0, 8.0))  # fmt: skip
+    messages = Lane({faults.PUBSUB_KILLED: ["cache", *names], faults.CLOCK_SKEW: [SKEWED]},
+                    fault_s=(2.0, 8.0), gap_s=(1.0, 5.0))  # fmt: skip
+    return random_schedule(seed, seconds=seconds, lanes=[network, process, messages],
+                           workers=names)  # fmt: skip

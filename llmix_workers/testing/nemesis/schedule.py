@@ -52,34 +52,38 @@ def clears(rng: random.Random, workers: list[str], start_s: float, end_s: float,
     return steps
 
 
+@dataclass(frozen=True)
+class Lane:
+    """Faults played one after another: ``kinds`` maps each kind to its possible targets; a
+    fault lasts ``fault_s`` (range) and the next one starts ``gap_s`` (range) after its heal."""
+
+    kinds: dict[str, list[str]]
+    fault_s: tuple[float, float] = (3.0, 10.0)
+    gap_s: tuple[float, float] = (0.5, 4.0)
+
+
 def random_schedule(
-    seed: int,
-    *,
-    seconds: float,
-    kinds: dict[str, list[str]],
-    workers: list[str],
-    clear_every_s: float = 2.5,
-    fault_s: tuple[float, float] = (4.0, 10.0),
+    seed: int, *, seconds: float, lanes: list[Lane], workers: list[str], clear_every_s: float = 2.0
 ) -> Schedule:
-    """Faults one after another (each of a kind drawn from ``kinds``, which maps a kind to its
-    possible targets), with clears throughout. Instant faults come as clear+fault steps."""
+    """Clears throughout, and faults on every lane at once, so faults of different lanes
+    overlap. Instant faults come as clear+fault steps."""
     rng = random.Random(seed)
     steps = clears(rng, workers, 1.5, seconds - 2.0, clear_every_s)
-    at = rng.uniform(2.0, 4.0)
-    names = sorted(kinds)
-    while at < seconds - 4.0:
-        kind = rng.choice(names)
-        target = rng.choice(kinds[kind])
-        if faults.KINDS[kind].heal is None:
-            steps.append(Step(round(at, 3), "clear+fault", kind, target,
-                              how=rng.choice(CLEAR_WAYS), queue=f"q-{rng.choice(workers)}",
-                              delay_s=round(rng.uniform(0.0, 0.3), 3)))  # fmt: skip
-            at += rng.uniform(1.0, 3.0)
-            continue
-        length = min(rng.uniform(*fault_s), seconds - 2.0 - at)
-        steps.append(Step(round(at, 3), "inject", kind, target))
-        steps.append(Step(round(at + length, 3), "heal", kind, target))
-        at += length + rng.uniform(0.5, 3.0)
+    for lane in lanes:
+        at = rng.uniform(1.0, 4.0)
+        while at < seconds - 4.0:
+            kind = rng.choice(sorted(lane.kinds))
+            target = rng.choice(lane.kinds[kind])
+            if faults.KINDS[kind].heal is None:
+                steps.append(Step(round(at, 3), "clear+fault", kind, target,
+                                  how=rng.choice(CLEAR_WAYS), queue=f"q-{rng.choice(workers)}",
+                                  delay_s=round(rng.uniform(0.0, 0.3), 3)))  # fmt: skip
+                at += rng.uniform(*lane.gap_s)
+                continue
+            length = min(rng.uniform(*lane.fault_s), seconds - 2.0 - at)
+            steps.append(Step(round(at, 3), "inject", kind, target))
+            steps.append(Step(round(at + length, 3), "heal", kind, target))
+            at += length + rng.uniform(*lane.gap_s)
     return Schedule(f"random seed {seed}", seed, seconds, tuple(sorted(steps, key=_order)))
 
 
