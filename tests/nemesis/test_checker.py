@@ -151,3 +151,14 @@ def test_history_round_trips_through_jsonl(tmp_path: Path) -> None:
         out.write(b'{"type": "run", "seed": 7}\n{"type": "lookup", "id"')  # metadata, torn line
     assert history.read([path]) == events
     assert len(check(history.read([path])).violations) == 1
+
+
+def test_a_violation_names_only_faults_between_the_clear_and_the_lookup() -> None:
+    events = [
+        *calls((1, 2.0)),
+        Injected("cache Redis paused", "cache", 3.0, 4.0),  # over before the clear began
+        Injected("worker-cache partition", "w1", 8.0, 20.0),
+        CLEAR,
+        hit(1, 13.0),
+    ]
+    assert check(events).violations[0].faults == ("worker-cache partition",)

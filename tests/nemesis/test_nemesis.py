@@ -22,7 +22,7 @@ from tests.nemesis.conftest import Record
 
 pytestmark = [pytest.mark.nemesis, pytest.mark.slow, pytest.mark.serial, pytest.mark.timeout(240)]
 
-SEEDS = [int(s) for s in os.environ.get("LLMIX_NEMESIS_SEEDS", "2,4").split(",") if s.strip()]
+SEEDS = [int(s) for s in os.environ.get("LLMIX_NEMESIS_SEEDS", "7,8").split(",") if s.strip()]
 
 
 def play(runner: Runner, schedule: Schedule, record: Record) -> RunResult:

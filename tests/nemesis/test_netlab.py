@@ -145,3 +145,4 @@ def test_skewed_clock_moves_while_the_process_runs(tmp_path: Path) -> None:
     finally:
         child.stdin.close()
         child.wait(10)
+        child.stdout.close()

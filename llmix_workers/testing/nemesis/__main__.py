@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mixed", type=int, action="append", default=[], metavar="SEED")
     parser.add_argument("--aimed", action="append", default=[], metavar="KIND")
     parser.add_argument("--sentinel", action="store_true")
-    parser.add_argument("--seconds", type=float, default=30.0, help="length of a mixed run")
+    parser.add_argument("--seconds", type=float, default=26.0, help="length of a mixed run")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)
     every = [faults.FAILOVER] if args.sentinel else list(faults.KINDS)

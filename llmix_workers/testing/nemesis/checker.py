@@ -23,7 +23,7 @@ class Violation:
     lookup: Lookup
     clear: Clear
     origin: float
-    #: Kinds of the faults active at some moment between the origin and the lookup's end.
+    #: Kinds of the faults active at some moment between the clear's start and the lookup's end.
     faults: tuple[str, ...] = ()
 
     @property
@@ -97,7 +97,7 @@ def check(events: Iterable[Event]) -> Verdict:
         broken = [c for c in before if origin < c.start]
         if broken:
             clear = max(broken, key=lambda c: c.end)  # the latest clear it survived
-            active = _active(faults, origin, lookup.end)
+            active = _active(faults, clear.start, lookup.end)
             verdict.violations.append(Violation(lookup, clear, origin, active))
     verdict.violations.sort(key=lambda v: v.lookup.start)
     return verdict

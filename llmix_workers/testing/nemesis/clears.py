@@ -25,7 +25,7 @@ from llmix_workers.worker.control import CONTROL_CACHE_CLEAR
 from llmix_workers.worker.tasks import TASK_CACHE_CLEAR
 
 #: Beyond the clear's own timeout, how long to wait for its answer.
-ANSWER_GRACE_S = 20.0
+ANSWER_GRACE_S = 10.0
 
 
 def run_clear(

@@ -32,51 +32,51 @@ def _window(kind: str, target: str, start_s: float, end_s: float) -> list[Step]:
 def aimed(kind: str, seed: int = 1) -> Schedule:
     """The schedule aimed at fault ``kind`` (see the module docstring)."""
     steps: list[Step]
-    seconds = 18.0
+    seconds = 15.0
     if kind in (faults.WORKER_CACHE, faults.WORKER_BROKER, faults.PRODUCER_CACHE):
         target = "producer" if kind == faults.PRODUCER_CACHE else "w1"
-        steps = [*_window(kind, target, 2.0, 14.0), *_three_ways(9.0), Step(15.5, "clear")]
+        steps = [*_window(kind, target, 1.5, 11.5), *_three_ways(7.5, 1.5), Step(12.5, "clear")]
     elif kind == faults.REDIS_PAUSED:
-        steps = [*_window(kind, "cache", 3.0, 9.0), Step(5.0, "clear", how="task"),
-                 *_three_ways(10.0)]  # fmt: skip
+        steps = [*_window(kind, "cache", 2.0, 7.0), Step(4.0, "clear", how="task"),
+                 *_three_ways(8.0, 1.5)]  # fmt: skip
     elif kind == faults.REDIS_KILLED:
-        steps = [*_window(kind, "cache", 3.0, 6.0), Step(4.0, "clear", how="cli"),
-                 *_three_ways(7.0)]  # fmt: skip
+        steps = [*_window(kind, "cache", 2.0, 5.0), Step(3.0, "clear", how="cli"),
+                 *_three_ways(6.0, 1.5)]  # fmt: skip
     elif kind == faults.REDIS_RESTARTED:
         steps = [
-            Step(3.0 + 3 * i, "clear+fault", kind, "cache", how=how, queue="q-w2", delay_s=0.05 * i)
+            Step(2.0 + 3 * i, "clear+fault", kind, "cache", how=how, queue="q-w2", delay_s=0.05 * i)
             for i, how in enumerate(("cli", "task", "broadcast"))
         ]
-        steps.append(Step(13.0, "clear"))
+        steps.append(Step(11.5, "clear"))
     elif kind == faults.PUBSUB_KILLED:
         steps = []
         for i, (target, how) in enumerate((("cache", "cli"), ("w2", "task"), ("w1", "broadcast"),
                                            ("cache", "task"))):  # fmt: skip
-            at = 2.0 + 3.8 * i
-            steps += [*_window(kind, target, at - 0.2, at + 3.0), Step(at, "clear", how=how)]
+            at = 1.5 + 3.0 * i
+            steps += [*_window(kind, target, at - 0.2, at + 2.5), Step(at, "clear", how=how)]
         # Subscribers come back a second after their last kill: then a clear completes.
-        seconds = 21.0
-        steps.append(Step(18.5, "clear", how="task", queue="q-w3"))
+        seconds = 17.0
+        steps.append(Step(14.5, "clear", how="task", queue="q-w3"))
     elif kind == faults.CLOCK_SKEW:
         # A clear skips the skewed worker (its heartbeats look 5 min old), so a cut far
         # shorter than fleet.heartbeat_ttl_s, which a clear would otherwise wait out as
         # incomplete, is enough for it to serve stale entries.
-        steps = _window(kind, SKEWED, 1.0, 17.0)
+        steps = _window(kind, SKEWED, 0.5, 14.0)
         for i, how in enumerate(("task", "cli", "broadcast", "task")):
-            at = 3.5 + 3.5 * i
-            steps += [*_window(faults.WORKER_CACHE, SKEWED, at - 0.5, at + 2.5),
+            at = 3.0 + 2.8 * i
+            steps += [*_window(faults.WORKER_CACHE, SKEWED, at - 0.5, at + 2.0),
                       Step(at, "clear", how=how, queue=f"q-w{1 + i % 2}")]  # fmt: skip
     elif kind == faults.FAILOVER:
         # Not the CLI: `cache clear` refuses redis+sentinel:// URLs today (cli/reach.py pings
         # with redis.Redis.from_url).
-        steps = [Step(4.0, "failover", kind, "cache", how="task", queue="q-w1"),
-                 Step(14.0, "clear", how="broadcast")]  # fmt: skip
+        steps = [Step(3.0, "failover", kind, "cache", how="task", queue="q-w1"),
+                 Step(11.5, "clear", how="broadcast")]  # fmt: skip
     else:
         raise ValueError(f"no aimed schedule for {kind!r}")
     return Schedule(f"aimed: {kind}", seed, seconds, tuple(sorted(steps, key=lambda s: s.at_s)))
 
 
-def mixed(seed: int, *, seconds: float = 30.0, workers: int = 3) -> Schedule:
+def mixed(seed: int, *, seconds: float = 26.0, workers: int = 3) -> Schedule:
     """A seeded random mix of every fault a standalone cluster can play, on three lanes that
     overlap: the network, the cache Redis process, and pub/sub and clocks."""
     names = [f"w{i + 1}" for i in range(workers)]

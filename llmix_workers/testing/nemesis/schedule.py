@@ -15,6 +15,8 @@ from llmix_workers.testing.nemesis import faults
 
 StepAction = Literal["inject", "heal", "clear", "clear+fault", "failover"]
 CLEAR_WAYS: Final = ("cli", "task", "broadcast")
+#: A CLI clear starts a Python process (seconds on a loaded machine): drawn less often.
+CLEAR_WEIGHTS: Final = (1, 2, 2)
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,7 @@ def clears(rng: random.Random, workers: list[str], start_s: float, end_s: float,
     """Clears at random moments (mean gap ``every_s``), each started a random way."""
     steps, at = [], start_s + rng.uniform(0, every_s)
     while at < end_s:
-        steps.append(Step(round(at, 3), "clear", how=rng.choice(CLEAR_WAYS),
-                          queue=f"q-{rng.choice(workers)}"))  # fmt: skip
+        steps.append(Step(round(at, 3), "clear", how=_way(rng), queue=f"q-{rng.choice(workers)}"))
         at += rng.expovariate(1 / every_s)
     return steps
 
@@ -76,7 +77,7 @@ def random_schedule(
             target = rng.choice(lane.kinds[kind])
             if faults.KINDS[kind].heal is None:
                 steps.append(Step(round(at, 3), "clear+fault", kind, target,
-                                  how=rng.choice(CLEAR_WAYS), queue=f"q-{rng.choice(workers)}",
+                                  how=_way(rng), queue=f"q-{rng.choice(workers)}",
                                   delay_s=round(rng.uniform(0.0, 0.3), 3)))  # fmt: skip
                 at += rng.uniform(*lane.gap_s)
                 continue
@@ -85,6 +86,10 @@ def random_schedule(
             steps.append(Step(round(at + length, 3), "heal", kind, target))
             at += length + rng.uniform(*lane.gap_s)
     return Schedule(f"random seed {seed}", seed, seconds, tuple(sorted(steps, key=_order)))
+
+
+def _way(rng: random.Random) -> str:
+    return rng.choices(CLEAR_WAYS, CLEAR_WEIGHTS)[0]
 
 
 def _order(step: Step) -> tuple[float, int]:

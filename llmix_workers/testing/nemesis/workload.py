@@ -48,7 +48,7 @@ class WorkloadPlan:
     pace_s: float = 0.03
     refresh_share: float = 0.1
     producer_lookups: bool = True
-    job_timeout_s: float = 15.0
+    job_timeout_s: float = 10.0
 
 
 class Workload:
