@@ -50,6 +50,10 @@ def test_aimed_fault(standalone: Runner, record: Record, kind: str) -> None:
     assert_final(play(standalone, scenarios.aimed(kind), record))
 
 
+def test_writes_in_flight_across_a_clear(standalone: Runner, record: Record) -> None:
+    assert_final(play(standalone, scenarios.in_flight_write(), record))
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_random_mix(standalone: Runner, record: Record, seed: int) -> None:
     result = play(standalone, scenarios.mixed(seed), record)

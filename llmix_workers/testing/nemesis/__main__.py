@@ -1,7 +1,8 @@
 """Replay nemesis schedules by hand (root): ``python -m llmix_workers.testing.nemesis``.
 
 ``--mixed SEED`` replays the random mix of that seed (the seed a failing test printed),
-``--aimed KIND`` (repeatable, or ``all``) the schedule aimed at one fault; ``--sentinel`` runs
+``--aimed KIND`` (repeatable; ``write`` for the write in flight across a clear, ``all`` for
+every one) the schedule aimed at one fault; ``--sentinel`` runs
 on a primary + replica + 3 sentinels instead of one Redis. Prints each verdict and where the
 history went; exits 1 when any run found a violation.
 """
@@ -31,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     every = [faults.FAILOVER] if args.sentinel else list(faults.KINDS)
     kinds = every if "all" in args.aimed else args.aimed
-    schedules: list[Schedule] = [scenarios.aimed(kind) for kind in kinds]
+    schedules: list[Schedule] = [
+        scenarios.in_flight_write() if kind == "write" else scenarios.aimed(kind) for kind in kinds
+    ]
+    if "all" in args.aimed and not args.sentinel:
+        schedules.append(scenarios.in_flight_write())
     schedules += [scenarios.mixed(seed, seconds=args.seconds) for seed in args.mixed]
     if not schedules:
         parser.error("nothing to run: give --mixed SEED or --aimed KIND")

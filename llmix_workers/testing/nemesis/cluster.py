@@ -45,7 +45,7 @@ class ClusterSpec:
     workers: int = 3
     sentinel: bool = False
     skewed: tuple[str, ...] = ()
-    stub_latency_ms: int = 40
+    stub_latency_ms: int = 100
     concurrency: int = 4
     env: dict[str, str] = field(default_factory=dict)
 

@@ -76,6 +76,28 @@ def aimed(kind: str, seed: int = 1) -> Schedule:
     return Schedule(f"aimed: {kind}", seed, seconds, tuple(sorted(steps, key=lambda s: s.at_s)))
 
 
+def in_flight_write(seed: int = 1) -> Schedule:
+    """Writes that passed their generation check before a clear and reach Redis after it.
+
+    Each round: a clear empties every L1, so the skewed worker's next lookups miss and call the
+    provider (every third key takes 400 ms); it is then cut from the cache Redis for 1.5 s:
+    the L2 write of an answer it was computing times out on the client side but stays in the
+    kernel's send queue, and reaches Redis when the link heals (TCP retransmits the data of a
+    closed socket). A second clear starts during the cut and, the worker's heartbeats looking
+    5 min old, completes without it. The issue's check-then-write race, with the network's delay
+    in place of pub/sub latency: the other processes then read answers computed before that
+    clear from L2. Rounds are 7 s apart: a timed-out L2 call keeps a worker off L2 for
+    ``cache.l2_cooloff_s`` (5 s).
+    """
+    steps = [*_window(faults.CLOCK_SKEW, SKEWED, 0.5, 15.0), Step(15.0, "clear", how="task")]
+    for at in (2.0, 9.0):
+        steps += [Step(at, "clear", how="task", queue="q-w1"),
+                  *_window(faults.WORKER_CACHE, SKEWED, at + 0.6, at + 2.1),
+                  Step(at + 1.1, "clear", how="task", queue="q-w2")]  # fmt: skip
+    return Schedule("aimed: writes in flight across a clear", seed, 17.0,
+                    tuple(sorted(steps, key=lambda s: s.at_s)))  # fmt: skip
+
+
 def mixed(seed: int, *, seconds: float = 26.0, workers: int = 3) -> Schedule:
     """A seeded random mix of every fault a standalone cluster can play, on three lanes that
     overlap: the network, the cache Redis process, and pub/sub and clocks."""

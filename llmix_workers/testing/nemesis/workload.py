@@ -27,9 +27,15 @@ from llmix_workers.testing.stub.answers import call_of
 MODEL = "stub-model"
 
 
+#: Every third key's provider call takes this long (a stub marker in its prompt): slow calls are
+#: what LLM calls are, and what keeps answers in flight while faults strike.
+SLOW_CALL_MS = 400
+
+
 def request(key: int, cache: str = "default") -> dict[str, Any]:
     """The job for key number ``key`` (its text names the key, so its cache key is its own)."""
-    message = {"role": "user", "content": f"nemesis key {key}"}
+    slow = f" [[stub:slow={SLOW_CALL_MS}]]" if key % 3 == 0 else ""
+    message = {"role": "user", "content": f"nemesis key {key}{slow}"}
     body: dict[str, Any] = {"provider": "openai", "model": MODEL, "messages": [message]}
     if cache != "default":
         body["cache"] = cache
