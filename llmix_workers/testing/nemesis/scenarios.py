@@ -61,7 +61,8 @@ def aimed(kind: str, seed: int = 1) -> Schedule:
         # A clear skips the skewed worker (its heartbeats look 5 min old), so a cut far
         # shorter than fleet.heartbeat_ttl_s, which a clear would otherwise wait out as
         # incomplete, is enough for it to serve stale entries.
-        steps = _window(kind, SKEWED, 0.5, 14.0)
+        seconds = 16.0
+        steps = [*_window(kind, SKEWED, 0.5, 14.0), Step(14.5, "clear", how="broadcast")]
         for i, how in enumerate(("task", "cli", "broadcast", "task")):
             at = 3.0 + 2.8 * i
             steps += [*_window(faults.WORKER_CACHE, SKEWED, at - 0.5, at + 2.0),
