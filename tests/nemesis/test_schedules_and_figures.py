@@ -12,7 +12,9 @@ from llmix_workers.testing import reliability_report
 from llmix_workers.testing.nemesis import faults, figures, scenarios
 from llmix_workers.testing.nemesis.checker import check
 from llmix_workers.testing.nemesis.history import Call, Clear, Event, Injected, Lookup
+from llmix_workers.testing.nemesis.netns import NetnsUnavailable
 from llmix_workers.testing.nemesis.schedule import Schedule
+from tests.nemesis.conftest import need
 
 
 @pytest.mark.parametrize("seed", [1, 7, 8, 12345])
@@ -95,3 +97,21 @@ def test_figures_reach_the_reliability_page(tmp_path: Path) -> None:
     assert "## Nemesis: a completed clear is final" in page
     assert "| aimed: x | 3 | 99 | 0 | 1 (1) | 0 | 3 (2) | 1.75 |  |" in page
     assert "Total: 1 runs, 99 lookups" in page
+
+
+def unavailable() -> None:
+    raise NetnsUnavailable("the nemesis needs root (ip netns, tc): run as root")
+
+
+def test_missing_namespaces_fail_under_ci_naming_what_is_needed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="cannot run here: .*run as root"):
+        need(unavailable)
+
+
+def test_missing_namespaces_skip_elsewhere_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="needs root and network namespaces"):
+        need(unavailable)
