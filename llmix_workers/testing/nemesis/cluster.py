@@ -83,8 +83,9 @@ class NemesisCluster:
         self._start_servers()
         for name in self.names:
             self.workers[name] = self._worker(name)
-        for name, worker in self.workers.items():
-            self.host(name).call(worker.start, 90.0)
+        starting = [self.host(name).submit(w.start, 90.0) for name, w in self.workers.items()]
+        for future in starting:
+            future.result()
         return self
 
     def _start_servers(self) -> None:
@@ -113,8 +114,11 @@ class NemesisCluster:
     def close(self) -> None:
         for stop in self.loops.values():
             stop.set()
-        for worker in self.workers.values():
-            worker.stop(timeout_s=10)
+        stopping = [threading.Thread(target=w.stop, args=(10,)) for w in self.workers.values()]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
         if self.stub is not None:
             self.stub.close()
         for server in (self.sentinel, self.cache, self.broker):

@@ -23,7 +23,7 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -99,7 +99,11 @@ class Host:
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` on a thread inside this namespace; its result or exception."""
-        return self._threads.submit(fn, *args, **kwargs).result()
+        return self.submit(fn, *args, **kwargs).result()
+
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+        """Like :meth:`call`, without waiting."""
+        return self._threads.submit(fn, *args, **kwargs)
 
     def popen(self, args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
         """Start a process inside this namespace."""
