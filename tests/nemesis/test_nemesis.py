@@ -41,7 +41,8 @@ def assert_final(result: RunResult) -> None:
     assert verdict.untraced == [], f"hits whose provider call is unknown: {verdict.untraced[:5]}"
     assert verdict.ok, (
         f"{result.schedule.name} (seed {result.schedule.seed}): {verdict.summary()}\n"
-        f"by kind {verdict.by_kind()}, by fault {verdict.by_fault()}; history {result.history}"
+        f"by kind {verdict.by_kind()}, by fault {verdict.by_fault()}; history {result.history}\n"
+        f"replay: {scenarios.replay(result.schedule)}"
     )
 
 

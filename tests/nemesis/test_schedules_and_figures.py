@@ -115,3 +115,14 @@ def test_missing_namespaces_skip_elsewhere_with_the_reason(monkeypatch: pytest.M
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="needs root and network namespaces"):
         need(unavailable)
+
+
+def test_every_schedule_names_the_command_that_replays_it() -> None:
+    assert scenarios.replay(scenarios.mixed(7)).endswith("--mixed 7 --seconds 26")
+    assert scenarios.replay(scenarios.in_flight_write()).endswith("--aimed write")
+    assert scenarios.replay(scenarios.aimed(faults.FAILOVER)).endswith(
+        f"--sentinel --aimed '{faults.FAILOVER}'"
+    )
+    assert scenarios.replay(scenarios.aimed(faults.REDIS_PAUSED)).endswith(
+        f" --aimed '{faults.REDIS_PAUSED}'"
+    )

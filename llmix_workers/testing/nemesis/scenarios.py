@@ -112,3 +112,14 @@ def mixed(seed: int, *, seconds: float = 26.0, workers: int = 3) -> Schedule:
                     fault_s=(2.0, 8.0), gap_s=(1.0, 5.0))  # fmt: skip
     return random_schedule(seed, seconds=seconds, lanes=[network, process, messages],
                            workers=names)  # fmt: skip
+
+
+def replay(schedule: Schedule) -> str:
+    """The command that plays ``schedule`` again (``python -m llmix_workers.testing.nemesis``)."""
+    command = "python -m llmix_workers.testing.nemesis"
+    if schedule.name.startswith("random seed "):
+        return f"{command} --mixed {schedule.seed} --seconds {schedule.seconds:g}"
+    if schedule.name == in_flight_write().name:
+        return f"{command} --aimed write"
+    kind = schedule.name.removeprefix("aimed: ")
+    return f"{command}{' --sentinel' if kind == faults.FAILOVER else ''} --aimed '{kind}'"
