@@ -168,7 +168,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--sizes", default="100,1000,10000,100000",
                         type=lambda s: [int(x) for x in s.split(",")])  # fmt: skip
-    parser.add_argument("--record", action="store_true", help="keep the result in docs/")
+    parser.add_argument(
+        "--record", action="store_true", help="keep the result in docs/explanations/"
+    )
     args = parser.parse_args()
     row = run(args)
     if args.record:

@@ -112,7 +112,9 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--chunks", default="10,50", type=lambda s: [int(x) for x in s.split(",")])
-    parser.add_argument("--record", action="store_true", help="keep the result in docs/")
+    parser.add_argument(
+        "--record", action="store_true", help="keep the result in docs/explanations/"
+    )
     args = parser.parse_args()
     with LocalFleet(stub_latency_ms=0) as fleet:
         for name in ("chunk-1", "chunk-2"):

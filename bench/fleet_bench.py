@@ -28,7 +28,7 @@ from llmix_workers.cache.backends.redis import glob_escape
 from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.fleet.member import FleetMember
 from llmix_workers.jobs.build import build_fleet_control
-from llmix_workers.settings import CacheSettings
+from llmix_workers.settings import CacheSettings, FleetSettings
 from llmix_workers.testing.local_fleet import LocalFleet
 
 PREFIX = "llmix:resp:v2:"
@@ -94,9 +94,12 @@ def clear_rows(fleet: LocalFleet, keys: int, rounds: int) -> dict[str, Any]:
 
 
 def l1_check_rows(fleet: LocalFleet, rounds: int) -> dict[str, Any]:
+    timings = FleetSettings()
     member = FleetMember(
-        redis.Redis.from_url(fleet.redis_url), FleetKeys.for_prefix(PREFIX), node="bench"
-    )
+        redis.Redis.from_url(fleet.redis_url), FleetKeys.for_prefix(PREFIX), node="bench",
+        sync_interval_s=timings.sync_interval_s, lease_s=timings.lease_s,
+        member_ttl_s=timings.member_ttl_s,
+    )  # fmt: skip
     cache = TwoTierCache("memory", CacheSettings(), invalidator=member)
     member.start()
     local = TwoTierCache("memory", CacheSettings())

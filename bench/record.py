@@ -1,4 +1,5 @@
-"""Keep a benchmark's result in ``docs/performance.json``, the data behind docs/performance.md."""
+"""Keep a benchmark's result in ``docs/explanations/performance.json``, the data behind the
+performance page of the documentation site (``docs/explanations/performance.md``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-PERFORMANCE_JSON = Path(__file__).resolve().parent.parent / "docs" / "performance.json"
+PERFORMANCE_JSON = (
+    Path(__file__).resolve().parent.parent / "docs" / "explanations" / "performance.json"
+)
 
 
 def record(section: str, row: dict[str, Any], path: Path = PERFORMANCE_JSON) -> None:

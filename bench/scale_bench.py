@@ -1,4 +1,4 @@
-"""Scale curves: how each cost grows with the work, written to docs/performance.json.
+"""Scale curves: how each cost grows with the work, written to docs/explanations/performance.json.
 
 On one :class:`LocalFleet` (private Redis, stub provider with latency 0):
 

@@ -1,4 +1,4 @@
-"""The sections of docs/performance.md: each renders one part of performance.json as Markdown.
+"""The sections of docs/explanations/performance.md: each renders a part of performance.json.
 
 Each takes (section data, plot, table) as performance_doc.py hands them over and returns
 Markdown. The prose names the bend found in the figures; the reasons are the mechanisms the
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from inflight_section import inflight
 
 Plot = Callable[..., str]
 Table = Callable[[list[str], list[list[Any]]], str]
@@ -251,4 +253,5 @@ SECTIONS = [
     ("scale_clear_keys", clear_keys),
     ("scale_memory", memory),
     ("scale_lookup", lookup),
+    ("inflight", inflight),
 ]

@@ -170,6 +170,13 @@ def cache() -> list[Panel]:
             "Fleet generation each worker has applied: all lines meet again after a clear.",
         ),
         series(
+            "Fleet lease",
+            "none",
+            [q(f"min by (instance) ({sel('llmix_fleet_lease_valid')})", "{{instance}}")],
+            "1 while every process of the worker holds a lease on the fleet state; 0 while one "
+            "cannot reach the fleet's Redis and answers every job from the provider.",
+        ),
+        series(
             "L1 entries and drops",
             "short",
             [

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from llmix_workers.cache.stamp import Stamp
     from llmix_workers.cache.stats import CacheStats
 
 
@@ -81,21 +82,23 @@ class L1Owner(Protocol):
 
 @runtime_checkable
 class Invalidator(Protocol):
-    """Says whether what a cache holds may still be served (dogpile's invalidation strategy).
+    """Says what a cache may still serve (dogpile's invalidation strategy, made a lease).
 
     Each implementation states its reach: :class:`~llmix_workers.cache.invalidation.
     LocalInvalidator` covers this process only; :class:`~llmix_workers.fleet.member.FleetMember`
-    follows the fleet's generation and blocked flag in Redis. Methods are called on the cache's
-    hot path from many threads: a fresh answer must cost no I/O.
+    follows the fleet's epoch, generation and blocked flag in Redis. Methods are called on the
+    cache's hot path from many threads: a fresh answer must cost no I/O.
     """
 
     def attach(self, cache: L1Owner) -> None:
-        """Called once by the cache it serves: a moved generation drops that cache's L1."""
+        """Called once by the cache it serves: a moved stamp drops that cache's L1."""
         ...
 
-    def generation(self) -> int:
-        """The current generation, re-checked first when the last check is too old. When it
-        has moved, the attached cache's L1 was dropped before this returns."""
+    def current(self) -> Stamp | None:
+        """The stamp this process may serve under now, re-checked first when the last check is
+        too old; ``None`` when it cannot prove it is current (then nothing is served from
+        either tier and nothing is written). When the stamp has moved, the attached cache's L1
+        was dropped before this returns."""
         ...
 
     def l2_blocked(self) -> bool:

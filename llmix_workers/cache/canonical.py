@@ -1,4 +1,5 @@
-"""Canonical JSON as the LLMix cache contract defines it (DESIGN.md §2), the reference encoder.
+"""Canonical JSON as the LLMix cache contract defines it, the reference encoder (the rules:
+docs/reference/cache-contract.md, "Canonical JSON").
 
 Object keys sorted by code point at every depth, no whitespace, strings as raw UTF-8 except
 ``"``, ``\\`` and controls below U+0020 (``\\b \\f \\n \\r \\t`` short, others ``\\u00xx``), a

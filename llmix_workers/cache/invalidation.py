@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 from llmix_workers.cache.backend import L1Owner, L2Backend
+from llmix_workers.cache.stamp import Stamp
 from llmix_workers.errors import ClearFailed, L2Unavailable
 
 logger = logging.getLogger(__name__)
@@ -39,24 +40,26 @@ def clear_entries(
 
 
 class LocalInvalidator:
-    """Reach: this process. The generation moves only through :meth:`invalidate`; L2 is never
-    blocked from outside. The default for a cache outside a fleet, and the test double."""
+    """Reach: this process. The stamp moves only through :meth:`invalidate` and is always
+    current; L2 is never blocked from outside. The default for a cache outside a fleet, and the
+    test double (``lost = True`` plays a process that cannot prove it is current)."""
 
     def __init__(self) -> None:
-        self._generation = 0
+        self._stamp = Stamp("local", 0, fleet=False)
         self._cache: L1Owner | None = None
         self.blocked = False
+        self.lost = False
 
     def attach(self, cache: L1Owner) -> None:
         self._cache = cache
 
-    def generation(self) -> int:
-        return self._generation
+    def current(self) -> Stamp | None:
+        return None if self.lost else self._stamp
 
     def l2_blocked(self) -> bool:
         return self.blocked
 
     def invalidate(self) -> int:
-        """Move the generation and drop the attached L1; return the entries dropped."""
-        self._generation += 1
+        """Move the stamp and drop the attached L1; return the entries dropped."""
+        self._stamp = Stamp("local", self._stamp.generation + 1, fleet=False)
         return self._cache.clear_l1() if self._cache is not None else 0

@@ -5,7 +5,14 @@ storage is a :class:`~llmix_workers.cache.local.LocalLRU` and any
 :class:`~llmix_workers.cache.backend.L2Backend`. An L2 outage is a miss, never an exception out
 of :meth:`get` or :meth:`set`; after three consecutive failed writes L2 is unhealthy and is left
 alone for ``l2_cooloff_s``, then probed once per cool-off until a write succeeds. Whether L1 may
-still be served and L2 read is the :class:`~llmix_workers.cache.backend.Invalidator`'s call.
+still be served and L2 read is the :class:`~llmix_workers.cache.backend.Invalidator`'s call:
+it hands out the :class:`~llmix_workers.cache.stamp.Stamp` this process may serve under, or
+``None`` when the process cannot prove it is current (then every lookup is a miss and nothing is
+stored). L2 entries carry the stamp's tag and a lookup skips older ones. L1 holds entries of
+one stamp: when the stamp moves, the invalidator first moves it, then has the whole L1 replaced
+by an empty one. A lookup reads the stamp, then takes the L1; a back-fill or a write checks the
+stamp again before it stores into the L1 it took: if the stamp moved before that check, it
+stores nothing, and if it moves after, the entry lands in the discarded L1.
 """
 
 from __future__ import annotations
@@ -13,41 +20,24 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any
 
 from llmix_workers.cache.backend import MISS, Invalidator, L2Backend, Miss
 from llmix_workers.cache.backends.null import NullL2
 from llmix_workers.cache.config import CacheConfig
 from llmix_workers.cache.entry import Entry, decode_entry, encode_entry
 from llmix_workers.cache.health import L2Health
+from llmix_workers.cache.hit import MAX_ENTRY_TTL_S, CacheHit, CacheTier, ClearResult, entry_ttl
 from llmix_workers.cache.invalidation import LocalInvalidator, clear_entries
 from llmix_workers.cache.local import LocalLRU
+from llmix_workers.cache.stamp import STAMP_FIELD, Stamp
 from llmix_workers.cache.stats import CacheStats
 from llmix_workers.cache.strategy import ResponseCacheStrategy
 from llmix_workers.errors import ConfigError, L2Unavailable
 
 logger = logging.getLogger(__name__)
 
-CacheTier = Literal["l1", "l2"]
-#: The longest per-entry TTL a reader honours (a year); a larger ``ttl_s`` is malformed.
-MAX_ENTRY_TTL_S: Final = 365 * 24 * 3600
-
-
-class CacheHit(NamedTuple):
-    """A cached response: the raw text, where it was found, when it was first stored."""
-
-    value: str
-    tier: CacheTier
-    cached_at: float
-    #: Fields the writer added to the L2 entry besides ``data``/``cached_at`` (``usage``…).
-    extra: Mapping[str, Any] | None = None
-
-
-class ClearResult(NamedTuple):
-    """What a successful :meth:`TwoTierCache.clear` removed."""
-
-    l1_dropped: int
-    l2_deleted: int
+__all__ = ["MAX_ENTRY_TTL_S", "CacheHit", "CacheTier", "ClearResult", "TwoTierCache"]
 
 
 class TwoTierCache:
@@ -79,10 +69,7 @@ class TwoTierCache:
         self._clear_batch_size = config.clear_batch_size
         self._invalidator: Invalidator = invalidator or LocalInvalidator()
         self._invalidator.attach(self)
-        # A local invalidator drops L1 itself when it moves: nothing to ask on each lookup.
-        self._refresh = None if isinstance(self._invalidator, LocalInvalidator) else (
-            self._invalidator.generation
-        )  # fmt: skip
+        self._current = self._invalidator.current
         self._clears = 0
         self._clock = clock
         self._monotonic = monotonic
@@ -93,10 +80,6 @@ class TwoTierCache:
     @property
     def l2(self) -> L2Backend:
         return self._l2
-
-    @property
-    def l1(self) -> LocalLRU[CacheHit]:
-        return self._l1
 
     @property
     def invalidator(self) -> Invalidator:
@@ -117,22 +100,26 @@ class TwoTierCache:
         """L2 reads are blocked: by this cache's failed clear, or by the fleet."""
         return self._blocked or self._invalidator.l2_blocked()
 
-    def epoch(self) -> tuple[int, int]:
-        """Where this cache stands now (generation, local clears); hand it to :meth:`set` to
-        drop an answer computed across a clear."""
-        return self._invalidator.generation(), self._clears
+    def epoch(self) -> tuple[Stamp | None, int]:
+        """Where this cache stands now (stamp, local clears); hand it to :meth:`set` to drop an
+        answer computed across a clear (or while this process could not prove it is current)."""
+        return self._current(), self._clears
 
     def get(self, key: str, *, record: bool = True) -> CacheHit | Miss:
         """L1, then L2 (back-filling L1 with the entry's original ``cached_at``), else ``MISS``.
 
         ``record=False`` leaves the hit/miss counters alone (for polling while waiting).
         """
-        if self._refresh is not None:
-            self._refresh()  # a moved generation drops L1 first
-        hit = self._l1.get(key)
+        stamp = self._current()  # a moved stamp replaces L1 first
+        if stamp is None:
+            self.misses += record
+            return MISS
+        l1 = self._l1  # taken after the stamp: see the module docstring
+        hit = l1.get(key)
         if hit is not MISS:
             self.l1_hits += record
             return hit
+        clears = self._clears  # a local clear moves it before it replaces L1
         if self._blocked or self._invalidator.l2_blocked() or not self._health.usable():
             self.misses += record
             return MISS
@@ -143,19 +130,25 @@ class TwoTierCache:
             self.misses += record
             return MISS
         self._health.answered()
-        hit = self._admit(key, raw)
-        if hit is MISS:
+        admitted = self._admit(raw, stamp)
+        if admitted is None:
             self.misses += record
-        else:
-            self.l2_hits += record
-        return hit
+            return MISS
+        self._fill(l1, (stamp, clears), [(key, admitted)])
+        self.l2_hits += record
+        return admitted[0]
 
     def get_many(self, keys: Sequence[str]) -> list[CacheHit | Miss]:
         """:meth:`get` for a batch: L1 first, then every L1 miss in one pipelined L2 round
         trip. When the generation moves or L2 gets blocked during the lookup (a clear landed),
         every L2 hit is dropped: nothing from before a clear is returned."""
         epoch = self.epoch()
-        found: list[CacheHit | Miss] = [self._l1.get(key) for key in keys]
+        stamp = epoch[0]
+        if stamp is None:
+            self.misses += len(keys)
+            return [MISS] * len(keys)
+        l1 = self._l1
+        found: list[CacheHit | Miss] = [l1.get(key) for key in keys]
         missing = [index for index, hit in enumerate(found) if hit is MISS]
         if missing and not self.l2_blocked and self._health.usable():
             try:
@@ -164,31 +157,48 @@ class TwoTierCache:
                 self._health.read_failed(exc)
             else:
                 self._health.answered()
-                admitted = [self._admit(keys[i], raw) for i, raw in zip(missing, raws, strict=True)]
-                if self.epoch() == epoch and not self.l2_blocked:
-                    for index, hit in zip(missing, admitted, strict=True):
-                        found[index] = hit
-                else:
-                    self.clear_l1()
+                admitted = [(keys[i], self._admit(raw, stamp))
+                            for i, raw in zip(missing, raws, strict=True)]  # fmt: skip
+                if self._fill(l1, epoch, admitted):
+                    for index, (_, hit) in zip(missing, admitted, strict=True):
+                        found[index] = hit[0] if hit is not None else MISS
         hits = sum(hit is not MISS for hit in found)
         self.l2_hits += sum(hit is not MISS and hit.tier == "l2" for hit in found)
         self.l1_hits += hits - sum(hit is not MISS and hit.tier == "l2" for hit in found)
         self.misses += len(keys) - hits
         return found
 
-    def _admit(self, key: str, raw: bytes | Miss) -> CacheHit | Miss:
-        """An L2 answer as a hit (back-filled into L1), or MISS when absent, malformed, too
-        large or expired."""
+    def _admit(self, raw: bytes | Miss, stamp: Stamp) -> tuple[CacheHit, float] | None:
+        """An L2 answer as a hit and when it expires, or ``None`` when absent, malformed, too
+        large, expired or written under a stamp older than ``stamp``."""
         entry = None
         if raw is not MISS and len(raw) <= self._max_entry_bytes:
             entry = decode_entry(raw, self._clock())
         if entry is None:
-            return MISS
-        expires_at = entry.cached_at + _entry_ttl(entry, self.ttl_s)
+            return None
+        extra = entry.extra
+        if extra is not None and not stamp.admits(extra.get(STAMP_FIELD)):
+            return None
+        expires_at = entry.cached_at + entry_ttl(entry, self.ttl_s)
         if not self._clock() < expires_at:  # NaN-safe: anything odd is expired
-            return MISS
-        self._l1.put(key, CacheHit(entry.data, "l1", entry.cached_at, entry.extra), expires_at)
-        return CacheHit(entry.data, "l2", entry.cached_at, entry.extra)
+            return None
+        return CacheHit(entry.data, "l2", entry.cached_at, extra), expires_at
+
+    def _fill(
+        self,
+        l1: LocalLRU[CacheHit],
+        epoch: tuple[Stamp | None, int],
+        admitted: Sequence[tuple[str, tuple[CacheHit, float] | None]],
+    ) -> bool:
+        """Back-fill ``l1`` (taken after ``epoch`` was read) with what L2 gave, if this cache
+        still stands at ``epoch`` and L2 is not blocked; False (nothing stored) otherwise. A
+        move after this check replaces L1, so these entries land in the discarded one."""
+        if self.epoch() != epoch or self.l2_blocked:
+            return False
+        for key, hit in admitted:
+            if hit is not None:
+                l1.put(key, hit[0]._replace(tier="l1"), hit[1])
+        return True
 
     def set(
         self,
@@ -197,23 +207,30 @@ class TwoTierCache:
         *,
         ttl_s: int | None = None,
         extra: Mapping[str, Any] | None = None,
-        epoch: tuple[int, int] | None = None,
+        epoch: tuple[Stamp | None, int] | None = None,
     ) -> bool:
         """Store ``value`` in L1 and, best effort, in L2 for ``ttl_s`` (default: the cache TTL).
 
-        ``extra`` fields go into the L2 entry beside ``data`` and ``cached_at``. With ``epoch``
-        (from :meth:`epoch` before the answer was computed), nothing is stored when a clear
-        happened since; the return value says whether the value was stored.
+        ``extra`` fields go into the L2 entry beside ``data`` and ``cached_at``, and the stamp's
+        tag as ``fleet_gen``. With ``epoch`` (from :meth:`epoch` before the answer was computed),
+        nothing is stored when a clear happened since; nothing is stored either while this
+        process cannot prove it is current. The return value says whether the value was stored.
         """
-        if epoch is not None and epoch != self.epoch():
-            logger.info("answer computed across a cache clear: not stored")
+        now_epoch = self.epoch()
+        stamp = now_epoch[0]
+        if stamp is None or (epoch is not None and epoch != now_epoch):
+            logger.info("answer computed across a cache clear (or while not current): not stored")
             return False
+        l1 = self._l1
         ttl = self.ttl_s if ttl_s is None else max(1, int(ttl_s))
         now = self._clock()
         fields = dict(extra) if extra else {}
         if ttl != self.ttl_s:
             fields["ttl_s"] = ttl
-        self._l1.put(key, CacheHit(value, "l1", now, fields or None), now + ttl)
+        if stamp.tag is not None:
+            fields[STAMP_FIELD] = stamp.tag
+        if self.epoch() == now_epoch:  # else a move replaced L1 meanwhile: see _fill
+            l1.put(key, CacheHit(value, "l1", now, fields or None), now + ttl)
         if not self._l2.enabled or not self._health.usable():
             return True
         payload = encode_entry(Entry(value, now, fields))
@@ -243,20 +260,22 @@ class TwoTierCache:
             ClearFailed: the L2 part failed; L2 reads stay blocked until a later clear succeeds.
         """
         self._clears += 1
-        dropped = self._l1.clear()
+        dropped = self.clear_l1()
         if not self._l2.enabled:
             return ClearResult(dropped, 0)
         deleted = clear_entries(self._l2, self.key_prefix, self._clear_batch_size, self._block)
         return ClearResult(dropped, deleted)
 
     def clear_l1(self) -> int:
-        """Drop this process's L1 only; return how many entries it held."""
-        return self._l1.clear()
+        """Replace this process's L1 by an empty one; return how many entries it held."""
+        old, self._l1 = self._l1, LocalLRU(self._l1.max_entries, self._clock)
+        return len(old)
 
     def _block(self, blocked: bool) -> None:
         self._blocked = blocked
 
     def stats(self) -> CacheStats:
+        stamp = self._current()
         return CacheStats(
             l1_size=len(self._l1),
             l1_max=self._l1.max_entries,
@@ -268,18 +287,10 @@ class TwoTierCache:
             l2_hits=self.l2_hits,
             misses=self.misses,
             l2_errors=self._health.errors,
-            generation=self._invalidator.generation(),
+            generation=stamp.generation if stamp is not None else None,
         )
 
     def close(self) -> None:
         """Drop L1 and release L2 connections; the cache is not used afterwards."""
         self._l1.clear()
         self._l2.close()
-
-
-def _entry_ttl(entry: Entry, default_s: int) -> float:
-    """The writer's own TTL when it recorded one (``ttl_s``), else the cache's."""
-    ttl = entry.extra.get("ttl_s") if entry.extra else None
-    if ttl.__class__ is int and 0 < ttl <= MAX_ENTRY_TTL_S:
-        return float(ttl)
-    return float(default_s)

@@ -4,7 +4,7 @@ processes' own answers describe it (pool, concurrency, L2 health, API keys, last
 from __future__ import annotations
 
 import sys
-import time
+import uuid
 from typing import Any
 
 import click
@@ -37,14 +37,13 @@ def workers(ctx: click.Context, timeout_s: float | None, as_json: bool) -> None:
     require(settings, ("fleet",))
     control = build_fleet_control(settings)
     try:
-        beats = _heartbeats(control)
+        ages = control.roster.ages_s(control.roster.state(uuid.uuid4().hex[:16]).now_ms)
         replies, _ = control.stats(timeout_s=timeout_s)
     finally:
         control.close()
-    now = time.time()
-    rows = [_process(answer, beats, now) for answer in replies.answers]
+    rows = [_process(answer, ages) for answer in replies.answers]
     rows += [{"node": m.partition("|")[0], "pid": int(m.partition("|")[2] or 0), "silent": True,
-              "heartbeatAgeS": _age(beats.get(m), now)} for m in replies.silent]  # fmt: skip
+              "heartbeatAgeS": _age(ages.get(m))} for m in replies.silent]  # fmt: skip
     problems = [row for row in rows if row.get("silent") or row.get("keyProblem")]
     if as_json:
         click.echo(orjson.dumps({"processes": rows}).decode())
@@ -71,22 +70,17 @@ def _any_key(keys: dict[str, dict[str, Any]]) -> bool:
     return any(health.get("keys") for health in keys.values())
 
 
-def _heartbeats(control: Any) -> dict[str, float]:
-    raw = control.client.zrange(control.keys.members, 0, -1, withscores=True)
-    return {(m.decode() if isinstance(m, bytes) else str(m)): float(s) for m, s in raw}
+def _age(age_s: float | None) -> float | None:
+    return None if age_s is None else round(age_s, 1)
 
 
-def _age(beat: float | None, now: float) -> float | None:
-    return None if beat is None else round(max(0.0, now - beat), 1)
-
-
-def _process(answer: dict[str, Any], beats: dict[str, float], now: float) -> dict[str, Any]:
+def _process(answer: dict[str, Any], ages: dict[str, float]) -> dict[str, Any]:
     keys: dict[str, dict[str, Any]] = answer.get("apiKeys") or {}
     row = {
         "node": answer["node"], "pid": answer["pid"], "pool": answer.get("pool"),
         "concurrency": answer.get("concurrency"), "l1Size": answer.get("l1Size"),
         "l2Healthy": answer.get("l2Healthy"), "l2Blocked": answer.get("l2Blocked"),
-        "apiKeys": keys, "heartbeatAgeS": _age(beats.get(f"{answer['node']}|{answer['pid']}"), now),
+        "apiKeys": keys, "heartbeatAgeS": _age(ages.get(f"{answer['node']}|{answer['pid']}")),
     }  # fmt: skip
     problem = key_problem(keys) if "apiKeys" in answer else None
     if problem:

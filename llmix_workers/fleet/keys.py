@@ -19,7 +19,10 @@ class FleetKeys:
     """Names for one fleet: the workers sharing a cache key prefix.
 
     ``generation`` (int) moves on every clear; ``blocked`` is set while, or because, an L2
-    clear did not finish; ``members`` is a sorted set of ``node|pid`` scored by last heartbeat;
+    clear did not finish; ``members`` is a sorted set of ``node|pid`` scored by the Redis time
+    (ms) of each one's last check, and ``member:<node|pid>`` holds the stamp that process serves
+    under, with a TTL Redis counts down (gone: its lease has run out); ``epoch_born`` is the
+    Redis time (ms) the epoch was set;
     ``events`` is the pub/sub channel of clears and stats requests; ``replies:<id>`` lists the
     answers to one request; ``lock:<digest>`` is the single-flight lock of one cache key;
     ``control_round`` and ``control_result:<id>`` let the nodes reached by one Celery broadcast
@@ -44,12 +47,25 @@ class FleetKeys:
         return self.root + "epoch"
 
     @property
+    def epoch_born(self) -> str:
+        return self.root + "epoch_born"
+
+    @property
     def blocked(self) -> str:
         return self.root + "l2_blocked"
 
     @property
     def members(self) -> str:
         return self.root + "members"
+
+    def member(self, member: str) -> str:
+        """The key holding the stamp of ``member`` (``node|pid``), alive while its lease is."""
+        return f"{self.root}member:{member}"
+
+    @property
+    def clear_marker(self) -> str:
+        """Written last by a clear, so that WAIT on its connection covers everything before."""
+        return self.root + "clear_marker"
 
     @property
     def events(self) -> str:

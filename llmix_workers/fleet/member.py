@@ -1,34 +1,46 @@
 """FleetMember: one worker process's seat in the fleet, the Redis-backed :class:`Invalidator`.
 
-Redis holds the truth: a generation number and an "L2 blocked" flag. The member compares its
-generation with Redis from a background thread every half ``sync_interval_s``, on reconnect, and
-inline (:meth:`generation`, on the cache's lookup path) when the last check is older than
-``sync_interval_s`` (after a SIGSTOP, say); a moved generation drops the attached cache's L1, and
-while the flag is set nothing is read from L2. Pub/sub is the fast path: a clear message drops L1
-at once and is answered on the clear's reply list, which is how the clearing side counts
-acknowledgements. The member also heartbeats into the members set, so a clear knows whom to wait
-for. Reach: every process that holds an L1 runs one.
+Redis holds the truth: the fleet state's epoch, a generation every clear moves, and an "L2
+blocked" flag. The member checks them from a background thread every half ``sync_interval_s``,
+on reconnect, on a clear message, and inline on the cache's lookup path when the last check is
+older than ``sync_interval_s``. Each successful check grants a **lease**: the process serves
+what it caches only while its last confirmed check *started* less than ``lease_s`` ago
+(monotonic clock). A process that cannot reach Redis therefore stops serving from memory within
+``lease_s`` and answers from the provider until a check succeeds again.
+
+Each check also writes the member's key, ``member:<node|pid>``, with the stamp it serves under
+and a TTL of ``member_ttl_s`` that Redis counts down. A clear waits for every member until its
+key shows the new generation or is gone; because ``member_ttl_s`` exceeds ``lease_s`` with a
+margin for clock rate drift, a gone key means the lease has certainly run out, on Redis' clock,
+whatever the hosts' wall clocks say. A moved stamp drops the attached cache's L1, and the
+member checks once more at once to publish the stamp it now holds. Pub/sub is the fast path: a
+clear message triggers a check and is answered on the clear's reply list with the L1 entries
+dropped. Reach: every process that holds an L1 runs one.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from importlib.resources import files
 from typing import Any
 
 import orjson
 import redis
 
 from llmix_workers.cache.backend import L1Owner
+from llmix_workers.cache.stamp import Stamp
 from llmix_workers.fleet.client import REDIS_ERRORS
 from llmix_workers.fleet.keys import FleetKeys
 
 logger = logging.getLogger(__name__)
 _FAILURES = (*REDIS_ERRORS, ValueError)
+CHECK_SCRIPT = files("llmix_workers.fleet").joinpath("check.lua").read_text(encoding="utf-8")
 REPLY_TTL_S = 120
 #: Fleet clear results one sync takes at most (more wait for the next sync).
 CLEAR_RESULTS_PER_SYNC = 100
@@ -43,24 +55,28 @@ class FleetMember:
         keys: FleetKeys,
         *,
         node: str,
-        sync_interval_s: float = 1.0,
+        sync_interval_s: float,
+        lease_s: float,
+        member_ttl_s: float,
         monotonic: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.keys = keys
         self.node = node
         self.pid = os.getpid()
         self.member = f"{node}|{self.pid}"
-        self.current: int | None = None
-        self.epoch: bytes | None = None
+        self.stamp: Stamp | None = None
         self.blocked = False
         self._cache: L1Owner | None = None
         self._dropped_at: tuple[int | None, int] = (None, 0)  # (generation, L1 entries dropped)
         self._client = client
+        self._check = client.register_script(CHECK_SCRIPT)
         self._interval_s = sync_interval_s
+        self._lease_s = lease_s
+        self._ttl_ms = max(1, int(member_ttl_s * 1000))
         self._monotonic = monotonic
-        self._wall = wall_clock
-        self._fresh_until = 0.0
+        self._check_at = -math.inf  # when the next inline check is due
+        self._lease_until = -math.inf
+        self._lease_lost = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -77,23 +93,30 @@ class FleetMember:
     def attach(self, cache: L1Owner) -> None:
         self._cache = cache
 
-    def generation(self) -> int:
-        """Re-check inline when the last check is stale, unless another thread is checking
-        right now (then serve: a clear cannot complete without this process while its Redis is
-        unreachable). A failed check waits a whole interval before the next inline try, so a
-        hung Redis costs each burst of jobs one timeout per interval, not one per job."""
-        if self._monotonic() >= self._fresh_until and self._lock.acquire(blocking=False):
+    def current(self) -> Stamp | None:
+        """The stamp to serve under, or ``None`` once the lease has run out. When the last check
+        is older than ``sync_interval_s``, check inline first, unless another thread is checking
+        right now. A failed check waits a whole interval before the next inline try, so a hung
+        Redis costs each burst of jobs one timeout per interval, not one per job."""
+        now = self._monotonic()
+        if now >= self._check_at and self._lock.acquire(blocking=False):
             try:
                 self._sync_locked()
             except _FAILURES as exc:
-                self._fresh_until = self._monotonic() + self._interval_s
-                logger.debug("fleet sync failed: %s", exc)
+                self._check_at = self._monotonic() + self._interval_s
+                logger.debug("fleet check failed: %s", exc)
             finally:
                 self._lock.release()
-        return self.current or 0
+            now = self._monotonic()
+        return self.stamp if now < self._lease_until else None
 
     def l2_blocked(self) -> bool:
         return self.blocked
+
+    @property
+    def generation(self) -> int | None:
+        """The generation of the stamp held (served or not), for reports."""
+        return self.stamp.generation if self.stamp is not None else None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -105,12 +128,15 @@ class FleetMember:
         return self
 
     def stop(self) -> None:
-        """Stop the thread and leave the members set (best effort)."""
+        """Stop the thread and leave the fleet (best effort)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
         try:
-            self._client.zrem(self.keys.members, self.member)
+            pipe = self._client.pipeline(transaction=False)
+            pipe.zrem(self.keys.members, self.member)
+            pipe.delete(self.keys.member(self.member))
+            pipe.execute()
         except REDIS_ERRORS:
             pass
 
@@ -122,42 +148,69 @@ class FleetMember:
             logger.debug("fleet sync failed: %s", exc)
             return False
 
-    def sync(self) -> None:
-        """Heartbeat, read epoch, generation and flag, apply them (a fresh Redis gets an epoch)."""
-        with self._lock:  # read and apply together, so an older read never lands last
-            self._sync_locked()
+    def sync(self) -> int:
+        """Check the fleet state and apply it; return the L1 entries dropped (0 if it held)."""
+        with self._lock:  # check and apply together, so an older read never lands last
+            return self._sync_locked()
 
-    def _sync_locked(self) -> None:
-        pipe = self._client.pipeline(transaction=True)
-        pipe.zadd(self.keys.members, {self.member: self._wall()})
-        pipe.setnx(self.keys.epoch, uuid.uuid4().hex)
-        pipe.get(self.keys.epoch)
-        pipe.get(self.keys.generation)
-        pipe.get(self.keys.blocked)
-        counting = self.on_clear_result
-        if counting is not None:
-            pipe.lpop(self.keys.clear_results, CLEAR_RESULTS_PER_SYNC)
-        _, _, epoch, generation, blocked, *taken = pipe.execute()
-        self._apply(epoch, int(generation or 0), blocked is not None)
-        if counting is not None and taken and taken[0]:
-            for result in taken[0]:
-                counting(result.decode() if isinstance(result, bytes) else str(result))
-
-    def _apply(self, epoch: bytes | None, generation: int, blocked: bool) -> int:
-        """Adopt ``(epoch, generation)`` (dropping L1 when either moved) and the flag; the caller
-        holds the lock."""
+    def _sync_locked(self) -> int:
+        started = self._monotonic()
+        epoch, generation, blocked = self._check_once(self.stamp)
+        stamp = Stamp(epoch, generation)
         dropped = 0
-        if generation != self.current or epoch != self.epoch:
-            if self._cache is not None:
-                dropped = self._cache.clear_l1()
-            if self.current is not None or dropped:
-                logger.info("fleet generation %s -> %d: dropped %d L1 entries",
-                            self.current, generation, dropped)  # fmt: skip
-            self.current = generation
-            self.epoch = epoch
-            self._dropped_at = (generation, dropped)
+        if stamp != self.stamp:
+            dropped = self._adopt(stamp)
+            self._check_once(stamp)  # publish the stamp now served: a clear waits for it
         self.blocked = blocked
-        self._fresh_until = self._monotonic() + self._interval_s
+        if self._lease_lost:
+            self._lease_lost = False
+            logger.warning("fleet lease regained: serving from the caches again")
+        self._lease_until = started + self._lease_s
+        self._check_at = started + self._interval_s
+        return dropped
+
+    def _check_once(self, held: Stamp | None) -> tuple[str, int, bool]:
+        keys = self.keys
+        counting = self.on_clear_result
+        epoch, generation, blocked, taken = self._check(
+            keys=[keys.epoch, keys.epoch_born, keys.generation, keys.blocked, keys.members,
+                  keys.member(self.member), keys.clear_results],
+            args=[self.member, self._published(held), self._ttl_ms, uuid.uuid4().hex[:16],
+                  held.epoch if held else "", held.generation if held else -1,
+                  CLEAR_RESULTS_PER_SYNC if counting is not None else 0],
+        )  # fmt: skip
+        if counting is not None:
+            for result in taken or ():
+                counting(_text(result))
+        return _text(epoch), int(generation), bool(int(blocked))
+
+    def _note_lease(self) -> None:
+        """Say once when the lease runs out while checks fail (from the fleet thread)."""
+        if not self._lease_lost and self.stamp is not None:
+            if self._monotonic() >= self._lease_until:
+                self._lease_lost = True
+                logger.warning(
+                    "fleet lease lost: the fleet's Redis has not answered for %.1f s; every "
+                    "lookup is a miss until a check succeeds",
+                    self._lease_s,
+                )
+
+    def _published(self, held: Stamp | None) -> str:
+        """What the membership key says: the tag served under and the L1 entries dropped when
+        this process adopted it (``"<epoch>:<generation> <dropped>"``), or ``""``."""
+        if held is None or held.tag is None:
+            return ""
+        dropped = self._dropped_at[1] if self._dropped_at[0] == held.generation else 0
+        return f"{held.tag} {dropped}"
+
+    def _adopt(self, stamp: Stamp) -> int:
+        """Serve under ``stamp`` from now on and drop L1; the caller holds the lock."""
+        previous, self.stamp = self.stamp, stamp
+        dropped = self._cache.clear_l1() if self._cache is not None else 0
+        if previous is not None or dropped:
+            logger.info("fleet stamp %s -> %s: dropped %d L1 entries",
+                        previous.tag if previous else None, stamp.tag, dropped)  # fmt: skip
+        self._dropped_at = (stamp.generation, dropped)
         return dropped
 
     def _run(self) -> None:
@@ -178,6 +231,7 @@ class FleetMember:
                     self._handle(orjson.loads(message["data"]))
             except _FAILURES as exc:
                 logger.debug("fleet listener: %s; reconnecting", exc)
+                self._note_lease()
                 _close(pubsub)
                 pubsub = None
                 self._stop.wait(min(self._interval_s, 1.0))
@@ -186,14 +240,11 @@ class FleetMember:
     def _handle(self, event: dict[str, Any]) -> None:
         kind, request_id = event.get("kind"), str(event.get("id", ""))
         if kind == "clear":
-            generation = int(event["generation"])
             with self._lock:
-                already = self._dropped_at[1] if self._dropped_at[0] == generation else 0
-                self.current = None  # force the drop even if a sync adopted it first
-                epoch = str(event.get("epoch", "")).encode() or self.epoch
-                dropped = self._apply(epoch, generation, bool(event.get("blocked"))) + already
-                self._dropped_at = (generation, dropped)
-            self._reply(request_id, {"dropped": dropped, "generation": generation})
+                self._sync_locked()
+                held = self.generation
+                dropped = self._dropped_at[1] if self._dropped_at[0] == held else 0
+            self._reply(request_id, {"dropped": dropped, "generation": held})
         elif kind == "stats" and self._cache is not None:
             self._reply(request_id, {**self._cache.stats().to_wire(), **self._described()})
 
@@ -211,6 +262,10 @@ class FleetMember:
         pipe.rpush(self.keys.replies(request_id), orjson.dumps(body))
         pipe.expire(self.keys.replies(request_id), REPLY_TTL_S)
         pipe.execute()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _close(pubsub: Any) -> None:

@@ -1,10 +1,10 @@
-"""FleetView: the fleet's generation and blocked flag as a producer sees them, read-only.
+"""FleetView: the fleet's stamp and blocked flag as a producer sees them, read-only.
 
 A producer that answers cached requests itself (cache-first enqueue) must obey the same rules as
-a worker, yet it is no member of the fleet: it never heartbeats and is not waited for by a clear.
-So it reads the state afresh on every check (one pipelined round trip per batch lookup, which
-:meth:`TwoTierCache.get_many` makes before and after its L2 reads), and when Redis does not
-answer it treats L2 as blocked: the whole batch then goes to the workers.
+a worker, yet it is no member of the fleet: it never registers and is not waited for by a clear.
+So it holds no lease: it reads the state afresh on every check (one pipelined round trip per
+batch lookup, which :meth:`TwoTierCache.get_many` makes before and after its L2 reads), and when
+Redis does not answer it cannot prove it is current: the whole batch then goes to the workers.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import logging
 import redis
 
 from llmix_workers.cache.backend import L1Owner
+from llmix_workers.cache.stamp import Stamp
 from llmix_workers.fleet.client import REDIS_ERRORS
 from llmix_workers.fleet.keys import FleetKeys
 
@@ -28,13 +29,13 @@ class FleetView:
         self._client = client
         self._keys = keys
         self._cache: L1Owner | None = None
-        self._state: tuple[bytes | None, int] | None = None
+        self._stamp: Stamp | None = None
         self._blocked = True
 
     def attach(self, cache: L1Owner) -> None:
         self._cache = cache
 
-    def generation(self) -> int:
+    def current(self) -> Stamp | None:
         pipe = self._client.pipeline(transaction=True)
         pipe.get(self._keys.epoch)
         pipe.get(self._keys.generation)
@@ -42,15 +43,19 @@ class FleetView:
         try:
             epoch, generation, blocked = pipe.execute()
         except REDIS_ERRORS as exc:
-            logger.debug("fleet state unreadable, L2 treated as blocked: %s", exc)
+            logger.debug("fleet state unreadable, nothing answered from the cache: %s", exc)
             self._blocked = True
-            return self._state[1] if self._state else 0
-        state = (epoch, int(generation or 0))
-        if state != self._state and self._cache is not None:
-            self._cache.clear_l1()
-        self._state = state
+            return None
+        # No epoch: no fleet state (new, or lost). Epoch "" admits untagged entries only, which a
+        # clear deletes; tagged ones come from some epoch, perhaps one a clear has since ended.
+        text = "" if epoch is None else epoch.decode() if isinstance(epoch, bytes) else str(epoch)
+        stamp = Stamp(text, int(generation or 0))
+        if stamp != self._stamp:
+            self._stamp = stamp
+            if self._cache is not None:
+                self._cache.clear_l1()
         self._blocked = blocked is not None
-        return state[1]
+        return self._stamp
 
     def l2_blocked(self) -> bool:
         return self._blocked

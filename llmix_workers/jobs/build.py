@@ -18,6 +18,7 @@ from llmix_workers.fleet.member import FleetMember
 from llmix_workers.fleet.view import FleetView
 from llmix_workers.jobs.cache_first import CacheFirst
 from llmix_workers.settings import Settings
+from llmix_workers.settings.sizing import sized_redis
 from llmix_workers.telemetry.instrumented import InstrumentedL2
 from llmix_workers.telemetry.metrics import Metrics
 
@@ -42,7 +43,7 @@ def build_response_cache(
     if strategy is None:
         return None
     if strategy != "memory" and l2 is None:
-        l2 = RedisL2.from_settings(settings.redis)
+        l2 = RedisL2.from_settings(sized_redis(settings.redis, settings.worker))
     if l2 is not None and metrics is not None:
         l2 = InstrumentedL2(l2, metrics)
     return TwoTierCache(strategy, settings.cache, l2=l2, invalidator=invalidator)
@@ -58,7 +59,8 @@ def build_fleet_seat(
     client = fleet_client(settings)
     keys = FleetKeys.for_prefix(settings.cache.key_prefix)
     fleet = settings.fleet
-    member = FleetMember(client, keys, node=node, sync_interval_s=fleet.sync_interval_s)
+    member = FleetMember(client, keys, node=node, sync_interval_s=fleet.sync_interval_s,
+                         lease_s=fleet.lease_s, member_ttl_s=fleet.member_ttl_s)  # fmt: skip
     lock: FleetLock[CacheHit] = FleetLock(
         client, keys, ttl_s=fleet.lock_ttl_s, wait_s=fleet.lock_wait_s, poll_s=fleet.lock_poll_s
     )
@@ -72,7 +74,8 @@ def build_fleet_control(settings: Settings, *, socket_timeout_s: float = 5.0) ->
         ConfigError: no Redis URL is configured.
     """
     client = fleet_client(settings, socket_timeout_s=socket_timeout_s)
-    redis = settings.redis.model_copy(update={"socket_timeout_s": socket_timeout_s})
+    redis = sized_redis(settings.redis, settings.worker)
+    redis = redis.model_copy(update={"socket_timeout_s": socket_timeout_s})
     l2 = RedisL2.from_settings(redis)
     return FleetControl(client, l2, cache=settings.cache, fleet=settings.fleet)
 
@@ -86,5 +89,5 @@ def build_cache_first(settings: Settings) -> CacheFirst | None:
     if not settings.redis_url or not settings.fleet_redis_url:
         return None
     view = FleetView(fleet_client(settings), FleetKeys.for_prefix(settings.cache.key_prefix))
-    l2 = RedisL2.from_settings(settings.redis)
+    l2 = RedisL2.from_settings(sized_redis(settings.redis, settings.worker))
     return CacheFirst(TwoTierCache(strategy, settings.cache, l2=l2, invalidator=view))

@@ -1,4 +1,4 @@
-"""CircuitBreaker: stop calling a provider endpoint that keeps failing (DESIGN.md §2).
+"""CircuitBreaker: stop calling a provider endpoint that keeps failing (docs: design page).
 
 CLOSED → OPEN after ``failure_threshold`` consecutive retryable failures (408, 429, 5xx,
 network). OPEN rejects calls for ``cooldown_s``, then HALF_OPEN lets one probe through: its

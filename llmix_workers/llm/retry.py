@@ -1,4 +1,4 @@
-"""When to retry and how long to wait: DESIGN.md §2, the LLMix backoff rules.
+"""When to retry and how long to wait: the LLMix backoff rules (docs/explanations/design.md).
 
 Delay before retry ``n`` (0-based) = ``min(2**n * 1 s, 30 s)`` + a jitter of up to 1 s, unless
 the provider sent ``Retry-After`` (seconds or an HTTP date), which wins up to a cap (60 s).

@@ -45,6 +45,7 @@ class Families:
     l1_dropped: Counter
     clears: Counter
     fleet_generation: Gauge
+    fleet_lease: Gauge
     single_flight_waits: Counter
     lock_takeovers: Counter
     completions: Counter
@@ -96,6 +97,13 @@ def create_families(registry: CollectorRegistry) -> Families:
             "Fleet generation this worker has applied.",
             registry=r,
             multiprocess_mode="livemax",
+        ),
+        fleet_lease=Gauge(
+            "llmix_fleet_lease_valid",
+            "1 while this worker holds a lease on the fleet state (may serve from its caches), "
+            "0 while it cannot prove it is current (every lookup a miss).",
+            registry=r,
+            multiprocess_mode="livemin",
         ),
         single_flight_waits=Counter(
             "llmix_single_flight_waits",
@@ -172,3 +180,43 @@ def create_families(registry: CollectorRegistry) -> Families:
             multiprocess_mode="livesum",
         ),
     )
+
+
+#: The values each label takes, by (family name, label); ``provider`` and ``model`` are open
+#: (every configured provider; models bounded per process, later ones as ``other``).
+LABEL_VALUES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
+    ("llmix_cache_lookups", "outcome"): LOOKUP_OUTCOMES,
+    ("llmix_l2_errors", "operation"): L2_OPERATIONS,
+    ("llmix_cache_clears", "scope"): CLEAR_SCOPES,
+    ("llmix_cache_clears", "result"): CLEAR_RESULTS,
+    ("llmix_single_flight_waits", "kind"): WAIT_KINDS,
+    ("llmix_completions", "outcome"): COMPLETION_OUTCOMES,
+    ("llmix_completion_duration_seconds", "cache"): LOOKUP_OUTCOMES,
+    ("llmix_llm_errors", "status_class"): STATUS_CLASSES,
+    ("llmix_tokens", "direction"): DIRECTIONS,
+    ("llmix_tokens_saved", "direction"): DIRECTIONS,
+}
+
+#: What each family's help text leaves out: how it is counted, and how prefork nodes add up.
+NOTES: Final[dict[str, str]] = {
+    "llmix_cache_lookups": "One per job in the default cache mode.",
+    "llmix_l2_healthy": "Prefork: the minimum over live children.",
+    "llmix_l1_entries": "Sampled every second; prefork: summed over live children.",
+    "llmix_cache_clears": "Each process that drops its L1 for a fleet clear counts one `local`; "
+    "each fleet clear counts one `fleet` on one worker of the fleet, wherever it ran (CLI, task "
+    "or broadcast), at that worker's next fleet sync.",
+    "llmix_fleet_generation": "Moves by one per clear; prefork: the maximum.",
+    "llmix_fleet_lease_valid": "Sampled every second; prefork: the minimum (one child without a "
+    "lease shows 0). See the consistency guide.",
+    "llmix_completions": "A try that is re-queued is not finished. The series of a "
+    "(provider, model) appear with its first job, every outcome at 0.",
+    "llmix_completion_duration_seconds": "`cache` says how the job was answered.",
+    "llmix_llm_errors": "Failed attempts. At 0 for every provider from the worker's start, so "
+    "`increase()` sees a provider's first error.",
+    "llmix_llm_retries": "At 0 for every provider from the worker's start.",
+    "llmix_requeues": "A wait longer than `llm.max_inline_wait_s`; at 0 from the start.",
+    "llmix_circuit_breaker_state": "Prefork: the maximum (the worst process wins).",
+    "llmix_cost_saved_usd": "Saved tokens times the price table `[telemetry.prices]` (empty by "
+    "default: then 0).",
+    "llmix_worker_processes": "A threads node counts 1; a prefork node its live children.",
+}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from llmix_workers.cache.backend import Invalidator, L1Owner
+from llmix_workers.cache.stamp import Stamp
 from llmix_workers.cache.stats import CacheStats
 from llmix_workers.telemetry.metrics import Metrics
 
@@ -40,12 +41,12 @@ class InstrumentedInvalidator:
     def attach(self, cache: L1Owner) -> None:
         self.inner.attach(_CountingOwner(cache, self._metrics))
 
-    def generation(self) -> int:
-        generation = self.inner.generation()
-        if generation != self._seen:
-            self._seen = generation
-            self._metrics.generation(generation)
-        return generation
+    def current(self) -> Stamp | None:
+        stamp = self.inner.current()
+        if stamp is not None and stamp.generation != self._seen:
+            self._seen = stamp.generation
+            self._metrics.generation(stamp.generation)
+        return stamp
 
     def l2_blocked(self) -> bool:
         return self.inner.l2_blocked()

@@ -260,6 +260,10 @@ class Metrics:
         """The fleet generation this process has applied."""
         self._f.fleet_generation.set(generation)
 
+    def lease_valid(self, valid: bool) -> None:
+        """Whether this process holds a lease on the fleet state now."""
+        self._f.fleet_lease.set(1 if valid else 0)
+
     def blocked_read(self) -> None:
         """One L2 read refused because the fleet blocked L2."""
         self._f.l2_blocked_reads.inc()

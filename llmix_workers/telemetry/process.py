@@ -72,6 +72,7 @@ class ProcessTelemetry:
             return
         self.metrics.l2_healthy(current.l2_healthy or not current.l2_enabled)
         self.metrics.l1_entries(current.l1_size)
+        self.metrics.lease_valid(current.generation is not None)
 
 
 _process: tuple[int, ProcessTelemetry] | None = None

@@ -27,7 +27,8 @@ pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 FLEET_ENV = {
     "LLMIX_FLEET__SYNC_INTERVAL_S": "0.5",
-    "LLMIX_FLEET__HEARTBEAT_TTL_S": "3",
+    "LLMIX_FLEET__LEASE_S": "1.5",
+    "LLMIX_FLEET__MEMBER_TTL_S": "3",
     "LLMIX_FLEET__CLEAR_TIMEOUT_S": "8",
     "LLMIX_WORKER__PREFETCH_MULTIPLIER": "1",
 }
@@ -45,7 +46,7 @@ def fleet() -> Iterator[LocalFleet]:
 
 @pytest.fixture(scope="module")
 def producer(fleet: LocalFleet) -> CompletionProducer:
-    return CompletionProducer(fleet.settings(fleet={"heartbeat_ttl_s": 3}))
+    return CompletionProducer(fleet.settings(fleet={"lease_s": 1.5, "member_ttl_s": 3}))
 
 
 def warm(producer: CompletionProducer, req: dict[str, Any]) -> None:
@@ -70,7 +71,7 @@ def test_the_task_clears_the_fleet_and_returns_the_cli_report(
     assert l2_keys(fleet) >= 1
     report = producer.app.send_task(TASK_CACHE_CLEAR, queue="t1").get(timeout=60)
     assert set(report) == {"complete", "generation", "l2Deleted", "l2Error", "nodes", "acks",
-                           "silent", "l2Seconds", "ackSeconds"}  # fmt: skip
+                           "silent", "expired", "unproven", "l2Seconds", "ackSeconds"}  # fmt: skip
     assert report["complete"] is True and report["l2Deleted"] >= 1
     processes = {row["node"]: row["processes"] for row in report["nodes"]}
     assert processes == {"t1@llmix": 1, "p2@llmix": 2, "c3@llmix": 1}

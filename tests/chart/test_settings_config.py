@@ -17,7 +17,7 @@ GIVEN: dict[str, Any] = {
                "taskTimeLimitS": 600, "taskSoftTimeLimitS": 550},
     "metrics": {"port": 9191, "multiprocDir": "/run/metrics"},
     "settings": {"cache": {"key_prefix": "llmix:resp:", "ttl_s": 120, "strategy": "redis"},
-                 "fleet": {"sync_interval_s": 0.5, "heartbeat_ttl_s": 4},
+                 "fleet": {"sync_interval_s": 0.5, "lease_s": 2, "member_ttl_s": 4},
                  "llm": {"base_urls": {"vllm": "http://vllm:8000/v1"}}},
 }  # fmt: skip
 

@@ -34,7 +34,8 @@ def fleet(cluster: PrivateCluster) -> Iterator[LocalFleet]:
             LLMIX_WORKER__BROKER_URL=local.redis_url,
             LLMIX_WORKER__RESULT_BACKEND=local.redis_url,
             LLMIX_FLEET__SYNC_INTERVAL_S="0.5",
-            LLMIX_FLEET__HEARTBEAT_TTL_S="3",
+            LLMIX_FLEET__LEASE_S="1.5",
+            LLMIX_FLEET__MEMBER_TTL_S="3",
             LLMIX_FLEET__LOCK_TTL_S="2",
             LLMIX_WORKER__PREFETCH_MULTIPLIER="1",
             LLMIX_LLM__TIMEOUT_S="20",
@@ -50,7 +51,7 @@ def settings(fleet: LocalFleet, cluster: PrivateCluster) -> Settings:
     return fleet.settings(
         redis={"url": cluster.url},
         worker={"broker_url": fleet.redis_url, "result_backend": fleet.redis_url},
-        fleet={"heartbeat_ttl_s": 3},
+        fleet={"lease_s": 1.5, "member_ttl_s": 3},
     )
 
 

@@ -25,6 +25,7 @@ GAUGES = {
     "llmix_l2_healthy": 0.0,
     "llmix_l1_entries": 42.0,
     "llmix_fleet_generation": 3.0,
+    "llmix_fleet_lease_valid": 0.0,
     "llmix_worker_processes": 2.0,
 }
 BREAKER = {"openai": 2.0, "anthropic": 0.0}

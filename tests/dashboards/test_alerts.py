@@ -15,6 +15,7 @@ ALERTS_EXPECTED = {
     "LlmixCacheHitRatioDropped",
     "LlmixProviderErrorRate",
     "LlmixCircuitBreakerOpen",
+    "LlmixWorkerWithoutLease",
     "LlmixNoWorkerUp",
 }
 

@@ -14,7 +14,7 @@ Record = Callable[[ScenarioRecord], None]
 
 @pytest.fixture(scope="session")
 def record() -> Iterator[Record]:
-    """Collect scenario records; merge them into docs/reliability.json when the session ends,
+    """Collect scenario records; merge them into docs/explanations/reliability.json when the session ends,
     only when asked (``make faults`` sets ``LLMIX_RECORD_RELIABILITY=1``), so a plain test run
     leaves the committed figures alone."""
     records: list[ScenarioRecord] = []

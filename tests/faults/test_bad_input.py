@@ -223,7 +223,7 @@ def test_a_jsonl_batch_with_a_non_utf8_byte_fails_that_line_alone(
         ("LLMIX_CACHE__TTL_S", "-1", "cache.ttl_s"),
         ("LLMIX_LLM__TIMEOUT_S", "nan", "llm.timeout_s"),
         ("LLMIX_WORKER__CONCURRENCY", "many", "worker.concurrency"),
-        ("LLMIX_FLEET__HEARTBEAT_TTL_S", "0.1", "fleet.heartbeat_ttl_s"),
+        ("LLMIX_FLEET__MEMBER_TTL_S", "0.1", "fleet.member_ttl_s"),
     ],
 )
 def test_bad_settings_are_a_clear_error(

@@ -1,8 +1,9 @@
 """The broker restarted with jobs queued and no worker running.
 
 Which configurations keep queued jobs: Redis with the append-only file (the documented default
-for the broker's Redis, see README "Broker durability") and RabbitMQ (Celery declares durable
-queues and sends persistent messages). Redis without persistence loses them: recorded as such.
+for the broker's Redis, see docs/guides/running-a-fleet.md, "What survives a crash") and
+RabbitMQ (Celery declares durable queues and sends persistent messages). Redis without
+persistence loses them: recorded as such.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def test_redis_broker_restarted_with_jobs_queued(appendonly: bool, record: Recor
         broker.start()
         kept = queued_in_redis(broker.url)
         if not appendonly:
-            assert kept == 0  # what the README warns about: nothing to deliver any more
+            assert kept == 0  # what the documentation warns about: nothing to deliver any more
             record(_record("Redis broker without persistence restarted", "no persistence "
                            "(`--appendonly no`, no RDB)", "none: documented as unsafe for a "
                            "broker; every queued job is lost", kept))  # fmt: skip

@@ -1,34 +1,31 @@
-"""FleetMember (the Redis Invalidator) and FleetControl on a private redis-server, L2 in memory."""
+"""FleetMember (the Redis Invalidator) on a private redis-server, L2 in memory: leases, checks,
+stamps, and what a member does when Redis loses its data."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import pytest
 import redis
 
-from llmix_workers.cache.backend import MISS, Miss
+from llmix_workers.cache.backend import MISS
 from llmix_workers.cache.backends.memory import MemoryL2
 from llmix_workers.cache.tiered import CacheHit, TwoTierCache
-from llmix_workers.fleet.control import FleetControl
-from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.fleet.member import FleetMember
-from llmix_workers.fleet.view import FleetView
-from llmix_workers.settings import CacheSettings, FleetSettings
+from llmix_workers.settings import CacheSettings
 from llmix_workers.testing.clock import FakeClock
-from llmix_workers.testing.l2_contract import entry
 from llmix_workers.testing.redis_server import PrivateRedis
-
-PREFIX = "llmix:resp:v2:"
-KEYS = FleetKeys.for_prefix(PREFIX)
-KEY = PREFIX + "ef" * 32
+from llmix_workers.testing.relay import TcpRelay
+from llmix_workers.testing.waiting import eventually
+from tests.redis.fleet_seats import FAST, KEY, KEYS, STEADY, client_via, control, seat
 
 
 @pytest.fixture
 def client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, socket_timeout=0.5)
+    client = redis.Redis.from_url(redis_url, socket_timeout=10)
     yield client
     client.close()
 
@@ -38,74 +35,69 @@ def l2() -> MemoryL2:
     return MemoryL2()
 
 
-def seat(client: redis.Redis, l2: MemoryL2, node: str, monotonic: FakeClock | None = None
-         ) -> tuple[FleetMember, TwoTierCache]:  # fmt: skip
-    member = FleetMember(client, KEYS, node=node, sync_interval_s=0.2,
-                         monotonic=monotonic or time.monotonic)  # fmt: skip
-    cache = TwoTierCache("redis", CacheSettings(), l2=l2, invalidator=member)
-    return member, cache
+@pytest.fixture
+def relay(redis_server: PrivateRedis, redis_url: str) -> Iterator[TcpRelay]:
+    with TcpRelay("127.0.0.1", redis_server.port) as relay:
+        yield relay
 
 
-def control(client: redis.Redis, l2: MemoryL2) -> FleetControl:
-    return FleetControl(client, l2, cache=CacheSettings(), fleet=FleetSettings(clear_timeout_s=3))
-
-
-def test_a_fleet_clear_empties_l2_and_every_l1_and_collects_acks(
-    client: redis.Redis, l2: MemoryL2
+def test_a_member_serves_l1_only_while_its_lease_lasts(
+    relay: TcpRelay, client: redis.Redis, l2: MemoryL2
 ) -> None:
-    members = [seat(client, l2, f"n{i}") for i in range(3)]
-    for member, cache in members:
-        member.start()
-        cache.set(KEY, "old")
-    l2.set(PREFIX + "0" * 64, b"x", 60)
-    l2.set("llmix:resp:" + "0" * 64, b"keep", 60)
-    try:
-        report = control(client, l2).clear()
-        assert report.complete and report.l2_error is None
-        assert [row["processes"] for row in report.nodes()] == [1, 1, 1]
-        assert sum(row["dropped"] for row in report.nodes()) == 3
-        assert l2.count_entries(PREFIX) == 0 and l2.count_entries("llmix:resp:") == 1
-        assert all(cache.get(KEY) is not None and cache.get(KEY).__class__ is not CacheHit
-                   for _, cache in members)  # fmt: skip
-        assert {member.generation() for member, _ in members} == {report.generation}
-    finally:
-        for member, _ in members:
-            member.stop()
+    """Cut off from Redis, a worker stops answering from memory once its lease (counted from
+    the start of its last confirmed check) runs out, and serves again after a check succeeds."""
+    clock = FakeClock(0.0)
+    member, cache = seat(client_via(relay), l2, "cut", monotonic=clock, fleet=FAST)
+    member.sync()
+    cache.set(KEY, "cached")
+    relay.cut()
+    clock.tick(FAST.sync_interval_s)  # a check is due: it fails, the lease still holds
+    assert isinstance(cache.get(KEY), CacheHit)
+    clock.tick(FAST.lease_s)  # past the lease: no proof of being current, no answer
+    assert cache.get(KEY) is MISS and member.current() is None
+    assert cache.stats().misses == 1
+    relay.heal()
+    clock.tick(FAST.sync_interval_s)  # the next lookup checks inline, which succeeds
+    assert isinstance(cache.get(KEY), CacheHit)  # same stamp: what L1 held is good again
 
 
-def test_a_member_that_missed_the_broadcast_drops_l1_at_its_next_check(
+def test_a_process_without_a_lease_stores_nothing(relay: TcpRelay, l2: MemoryL2) -> None:
+    clock = FakeClock(0.0)
+    member, cache = seat(client_via(relay), l2, "cut", monotonic=clock, fleet=FAST)
+    member.sync()
+    relay.cut()
+    clock.tick(FAST.lease_s + FAST.sync_interval_s)
+    assert cache.set(KEY, "computed while cut off") is False
+    assert l2.count_entries(KEYS.root) == 0 and l2.get(KEY) is MISS
+
+
+def test_a_moved_generation_drops_l1_and_is_published_at_once(
     client: redis.Redis, l2: MemoryL2
 ) -> None:
     clock = FakeClock(0.0)
-    member, cache = seat(client, l2, "asleep", monotonic=clock)
-    member.sync()  # never started: no thread, no subscription
+    member, cache = seat(client, l2, "n1", monotonic=clock)
+    member.sync()
     cache.set(KEY, "old")
-    assert isinstance(cache.get(KEY), CacheHit)
-    report = control(client, l2).clear(timeout_s=0.5)
-    assert report.silent == [member.member] and not report.complete  # named, never assumed
-    assert isinstance(cache.get(KEY), CacheHit)  # its last check is still fresh
-    clock.tick(1.0)  # past sync_interval_s: the next lookup re-checks inline
-    assert not isinstance(cache.get(KEY), CacheHit)
+    client.incr(KEYS.generation)  # a clear elsewhere
+    assert member.sync() == 1  # one L1 entry dropped
+    assert cache.get(KEY) is MISS and l2.get(KEY) is not MISS
+    assert member.stamp is not None
+    published = f"{member.stamp.tag} 1".encode()  # the stamp served, and the entries dropped
+    assert client.get(KEYS.member(member.member)) == published
 
 
-def test_a_failed_l2_clear_blocks_l2_reads_fleet_wide_until_one_succeeds(
-    client: redis.Redis, l2: MemoryL2
+def test_membership_is_judged_by_redis_clock_not_the_hosts(
+    client: redis.Redis, l2: MemoryL2, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    member, cache = seat(client, l2, "n1")
-    member.start()
-    try:
-        l2.set(KEY, b'{"data":"pre-clear","cached_at":1e12}', 60)
-        l2.down = True
-        report = control(client, l2).clear()
-        assert not report.complete and "L2" in (report.l2_error or "")
-        l2.down = False
+    """A worker host whose wall clock runs ten minutes behind is as live as any other."""
+    member, _ = seat(client, l2, "behind")
+    real = time.time
+    with monkeypatch.context() as patched:
+        patched.setattr(time, "time", lambda: real() - 600)
         member.sync()
-        assert cache.l2_blocked and not isinstance(cache.get(KEY), CacheHit)
-        assert control(client, l2).clear().complete
-        member.sync()
-        assert not cache.l2_blocked
-    finally:
-        member.stop()
+    assert control(client, l2).live_members() == [member.member]
+    ttl_ms = client.pttl(KEYS.member(member.member))
+    assert 0 < ttl_ms <= STEADY.member_ttl_s * 1000
 
 
 def test_fleet_state_lost_with_redis_is_noticed(
@@ -113,64 +105,44 @@ def test_fleet_state_lost_with_redis_is_noticed(
 ) -> None:
     member, cache = seat(client, l2, "n1")
     member.sync()
-    control(client, l2).clear(timeout_s=0.2)
-    member.sync()
-    assert member.generation() == 1
-    cache.set(KEY, "after the clear")
+    cache.set(KEY, "before the loss")
+    before = member.stamp
     redis_server.kill()
-    redis_server.start()  # empty: generation, flag and members are gone
+    redis_server.start()  # empty: epoch, generation, flag and members are gone
     member.sync()
-    hit = cache.get(KEY)
-    assert isinstance(hit, CacheHit) and hit.tier == "l2"  # L1 was dropped, L2 is intact
+    assert member.stamp is not None and before is not None
+    assert member.stamp.epoch != before.epoch  # a new epoch: nothing of the old one is served
+    assert cache.get(KEY) is MISS  # L1 dropped, and the L2 entry carries the old epoch
     assert client.zscore(KEYS.members, member.member) is not None  # re-registered
 
 
-def test_a_worker_offline_through_a_data_loss_and_a_clear_still_drops_its_l1(
-    redis_server: PrivateRedis, client: redis.Redis, l2: MemoryL2
-) -> None:
-    """Generation 1 before the loss and generation 1 after a new clear are not the same."""
-    control(client, l2).clear(timeout_s=0.2)
-    asleep, cache = seat(client, l2, "asleep")
-    asleep.sync()
-    cache.set(KEY, "stale")
-    redis_server.kill()
-    redis_server.start()
-    l2.set(KEY, b'{"data":"stale","cached_at":1e12}', 60)
-    control(client, l2).clear(timeout_s=0.2)  # generation 1 again, on the empty Redis
-    l2.set(PREFIX + "1" * 64, b"x", 60)
-    asleep.sync()
-    assert not isinstance(cache.get(KEY), CacheHit)
-
-
-def test_a_clear_right_after_a_data_loss_waits_for_workers_to_re_register(
-    redis_server: PrivateRedis, client: redis.Redis, l2: MemoryL2
-) -> None:
+def test_a_member_repairs_a_generation_that_went_back(client: redis.Redis, l2: MemoryL2) -> None:
+    """A Redis restored from an older snapshot: same epoch, lower generation. The member that
+    saw the newer generation puts it back, so entries stamped before it stay unserved."""
     member, cache = seat(client, l2, "n1")
-    member.start()
-    try:
-        assert control(client, l2).clear().complete
-        redis_server.kill()
-        redis_server.start()  # the members set is gone with the data
-        report = control(client, l2).clear()
-        assert [ack["node"] for ack in report.acks] == ["n1"] and report.complete
-    finally:
-        member.stop()
+    client.set(KEYS.generation, 7)
+    member.sync()
+    client.set(KEYS.generation, 5)  # rolled back
+    member.sync()
+    assert int(client.get(KEYS.generation) or 0) == 7
+    assert member.stamp is not None and member.stamp.generation == 7
 
 
 def test_a_frozen_fleet_redis_costs_one_timeout_per_interval_not_one_per_job(
     redis_server: PrivateRedis, redis_url: str, l2: MemoryL2
 ) -> None:
-    """32 threads serving L1 hits while Redis is SIGSTOPped: the inline generation checks do
-    not queue behind each other, and a failed check is not retried by every job."""
+    """32 threads serving L1 hits while Redis is SIGSTOPped: the inline checks do not queue
+    behind each other, and a failed check is not retried by every job."""
     client = redis.Redis.from_url(redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
     attempts: list[float] = []
 
     class CountingMember(FleetMember):
-        def _sync_locked(self) -> None:  # every Redis round trip of a check, inline or not
+        def _sync_locked(self) -> int:  # every check, inline or not
             attempts.append(time.monotonic())
-            super()._sync_locked()
+            return super()._sync_locked()
 
-    member = CountingMember(client, KEYS, node="busy", sync_interval_s=0.5)
+    member = CountingMember(client, KEYS, node="busy", sync_interval_s=0.5, lease_s=60,
+                            member_ttl_s=66)  # fmt: skip
     cache = TwoTierCache("redis", CacheSettings(), l2=l2, invalidator=member)
     member.sync()
     cache.set(KEY, "warm")
@@ -182,7 +154,7 @@ def test_a_frozen_fleet_redis_costs_one_timeout_per_interval_not_one_per_job(
 
         def lookups() -> None:
             for _ in range(20):
-                assert isinstance(cache.get(KEY), CacheHit)
+                assert isinstance(cache.get(KEY), CacheHit)  # within the lease
 
         threads = [threading.Thread(target=lookups) for _ in range(32)]
         for thread in threads:
@@ -196,64 +168,20 @@ def test_a_frozen_fleet_redis_costs_one_timeout_per_interval_not_one_per_job(
     assert 1 <= len(attempts) <= elapsed / 0.5 + 2, (len(attempts), elapsed)
 
 
-def test_a_producer_view_follows_the_fleet_without_joining_it(
-    redis_server: PrivateRedis, client: redis.Redis, l2: MemoryL2
+def test_losing_and_regaining_the_lease_is_logged_once_each(
+    relay: TcpRelay, l2: MemoryL2, caplog: pytest.LogCaptureFixture
 ) -> None:
-    view = FleetView(client, KEYS)
-    cache = TwoTierCache("redis", CacheSettings(), l2=l2, invalidator=view)
-    keys = [entry(PREFIX, n) for n in range(4)]
-    for key in keys[:2]:
-        l2.set(key, b'{"data":"cached","cached_at":1e12}', 60)
-    found = cache.get_many(keys)
-    assert [hit.tier if isinstance(hit, CacheHit) else None for hit in found] == [
-        "l2", "l2", None, None,
-    ]  # fmt: skip
-    assert client.zcard(KEYS.members) == 0  # never a member
-    client.set(KEYS.blocked, "clear-in-progress")  # a clear started: flag and generation move
-    client.incr(KEYS.generation)
-    assert cache.get_many(keys) == [MISS] * 4  # blocked: nothing, not even what L1 had
-    client.delete(KEYS.blocked)
-    redis_server.pause()
+    member, _ = seat(client_via(relay), l2, "cut", fleet=FAST)
+    caplog.set_level(logging.WARNING, logger="llmix_workers.fleet.member")
+    member.start()
     try:
-        assert cache.get_many(keys[2:]) == [MISS, MISS]  # unreadable fleet state: no L2
+        relay.cut()
+        eventually(lambda: "fleet lease lost" in caplog.text, "the loss logged", timeout_s=30)
+        assert member.current() is None
+        relay.heal()
+        eventually(lambda: "fleet lease regained" in caplog.text, "the return logged", timeout_s=30)
+        assert member.current() is not None
+        assert caplog.text.count("fleet lease lost") == 1
     finally:
-        redis_server.resume()
-
-
-def test_a_clear_landing_during_a_batch_lookup_drops_its_hits(client: redis.Redis) -> None:
-    class ClearingL2(MemoryL2):
-        def get_many(self, keys: Sequence[str]) -> list[bytes | Miss]:
-            found = super().get_many(keys)
-            client.incr(KEYS.generation)  # a fleet clear completes meanwhile
-            return found
-
-    l2 = ClearingL2()
-    l2.set(entry(PREFIX, 1), b'{"data":"pre-clear","cached_at":1e12}', 60)
-    cache = TwoTierCache("redis", CacheSettings(), l2=l2, invalidator=FleetView(client, KEYS))
-    assert cache.get_many([entry(PREFIX, 1)]) == [MISS]
-    assert cache.get(entry(PREFIX, 1)) is not MISS  # the entry itself is fine afterwards
-
-
-def test_each_clear_result_is_taken_by_exactly_one_counting_member(
-    client: redis.Redis, l2: MemoryL2
-) -> None:
-    taken: list[tuple[str, str]] = []
-    members = [seat(client, l2, f"c{i}")[0] for i in range(3)]
-    for member in members[:2]:  # the third has no metrics: it takes nothing
-        member.on_clear_result = lambda result, node=member.node: taken.append((node, result))
-    for member in members:
-        member.sync()
-    clearing = control(client, l2)
-    assert clearing.clear(timeout_s=0.2).result == "incomplete"  # nobody listens: no acks
-    l2.down = True
-    assert clearing.clear(timeout_s=0.2).result == "failed"
-    l2.down = False
-    members[2].sync()
-    assert taken == [] and client.llen(KEYS.clear_results) == 2
-    for member in members:
-        member.sync()
-    assert sorted(result for _, result in taken) == ["failed", "incomplete"]
-    assert client.llen(KEYS.clear_results) == 0
-    for member in members:
-        member.sync()
-    assert len(taken) == 2
+        relay.heal()
+        member.stop()

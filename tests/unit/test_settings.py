@@ -4,8 +4,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from llmix_workers import ConfigError, load_settings
+from llmix_workers.settings import FleetSettings
 
 
 @pytest.fixture(autouse=True)
@@ -110,3 +112,25 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[cache\n")
     with pytest.raises(ConfigError, match=f"settings file {path} is not valid TOML"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("fleet", "field", "words"),
+    [
+        ({"sync_interval_s": 2.0, "lease_s": 2.0}, "fleet.lease_s", "must exceed sync_interval_s"),
+        ({"lease_s": 3.0, "member_ttl_s": 3.2}, "fleet.member_ttl_s", "lease_s × 1.1"),
+    ],
+)
+def test_fleet_timings_that_break_the_lease_are_refused_naming_the_field(
+    fleet: dict[str, float], field: str, words: str
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        FleetSettings(**fleet)
+    text = str(raised.value)
+    assert field.split(".")[1] in text and words in text
+
+
+def test_default_fleet_timings_keep_the_lease_inside_the_membership() -> None:
+    fleet = FleetSettings()
+    assert fleet.sync_interval_s < fleet.lease_s
+    assert fleet.lease_s * 1.1 <= fleet.member_ttl_s < fleet.clear_timeout_s

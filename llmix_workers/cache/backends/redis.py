@@ -38,7 +38,7 @@ class RedisConfig(Protocol):
     @property
     def connect_timeout_s(self) -> float: ...
     @property
-    def max_connections(self) -> int: ...
+    def max_connections(self) -> int | None: ...  # None: unbounded (redis-py's default)
     @property
     def protocol(self) -> int: ...
 
@@ -65,7 +65,7 @@ class RedisL2:
         *,
         socket_timeout_s: float = 0.25,
         connect_timeout_s: float = 0.25,
-        max_connections: int = 64,
+        max_connections: int | None = 64,
         protocol: int = 2,
     ) -> None:
         self._pool = connection_pool(

@@ -38,7 +38,7 @@ class RedisClusterL2:
         *,
         socket_timeout_s: float = 0.25,
         connect_timeout_s: float = 0.25,
-        max_connections: int = 64,
+        max_connections: int | None = 64,
         protocol: int = 2,
     ) -> None:
         self._target = parse_redis_url(url)

@@ -100,7 +100,7 @@ class NemesisCluster:
         self.host("broker").call(self.broker.start)
         latency = self.spec.stub_latency_ms
         self.stub = self.host("stub").call(StubProvider, "0.0.0.0", latency_ms=latency, trace=True)
-        self.stub.start()
+        self.host("stub").call(self.stub.start)
 
     def _worker(self, name: str) -> LocalWorker:
         env = self.env()

@@ -1,4 +1,4 @@
-"""docs/performance.md is what bench/performance_doc.py makes of docs/performance.json."""
+"""docs/explanations/performance.md is what bench/performance_doc.py makes of docs/performance.json."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[3]
 BENCH = ROOT / "bench"
-DOCS = ROOT / "docs"
+DOCS = ROOT / "docs" / "explanations"
 
 
 def renderer() -> ModuleType:

@@ -26,6 +26,7 @@ def populate(metrics: Metrics) -> None:
     metrics.l1_dropped(2)
     metrics.clear("fleet", "ok")
     metrics.generation(7)
+    metrics.lease_valid(True)
     metrics.blocked_read()
     metrics.single_flight_wait("fleet_lock")
     metrics.lock_takeover()

@@ -21,6 +21,7 @@ CATALOGUE = {
     "llmix_l1_dropped_entries_total": ("counter", set()),
     "llmix_cache_clears_total": ("counter", {"scope", "result"}),
     "llmix_fleet_generation": ("gauge", set()),
+    "llmix_fleet_lease_valid": ("gauge", set()),
     "llmix_single_flight_waits_total": ("counter", {"kind"}),
     "llmix_fleet_lock_takeovers_total": ("counter", set()),
     "llmix_completions_total": ("counter", {"provider", "model", "outcome"}),

@@ -1,0 +1,103 @@
+"""TcpRelay: a loopback TCP relay whose link can be cut like a dropped network path.
+
+For partition tests without root: point one client at the relay instead of the server. While
+the link is cut, the relay forwards nothing and answers nothing (connections stay open, so
+clients wait for their socket timeout, as they do when packets are dropped); healing it lets
+new connections through again. Connections that lived through a cut are closed at the heal,
+as a real peer would reset them.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from types import TracebackType
+
+from llmix_workers.testing.redis_server import free_port
+
+_CHUNK = 65536
+
+
+class TcpRelay:
+    """Relays ``127.0.0.1:<port>`` to ``target``. Thread-safe; ``close`` when done."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._cut = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._closed = False
+        self._thread = threading.Thread(target=self._accept, name="tcp-relay", daemon=True)
+        self._thread.start()
+
+    @property
+    def is_cut(self) -> bool:
+        return self._cut.is_set()
+
+    def cut(self) -> None:
+        """Drop everything from now on: nothing is forwarded, nothing answered."""
+        self._cut.set()
+
+    def heal(self) -> None:
+        """Forward again; connections that saw the cut are reset."""
+        with self._lock:
+            stale, self._sockets = self._sockets, []
+        for sock in stale:
+            _close(sock)
+        self._cut.clear()
+
+    def close(self) -> None:
+        self._closed = True
+        _close(self._listener)
+        self.heal()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if self._cut.is_set():
+                with self._lock:
+                    self._sockets.append(client)  # held open, never answered
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                _close(client)
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(_CHUNK):
+                if self._cut.is_set():
+                    continue  # dropped on the floor
+                sink.sendall(data)
+        except OSError:
+            pass
+        if not self._cut.is_set():
+            _close(sink)
+
+    def __enter__(self) -> TcpRelay:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.close()
+    except OSError:
+        pass
