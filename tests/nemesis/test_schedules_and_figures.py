@@ -34,7 +34,10 @@ def test_aimed_schedules_end_with_a_clear_after_every_heal(kind: str) -> None:
     assert kind in schedule.faults()
     last_fault_end = max(s.at_s for s in schedule.steps if s.action in ("heal", "failover",
                                                                           "clear+fault"))  # fmt: skip
-    assert any(s.action == "clear" and s.at_s > last_fault_end for s in schedule.steps)
+    # ... and not a CLI clear (seconds of Python start-up on a loaded machine), with time left
+    # for lookups after it
+    assert any(s.action == "clear" and s.how != "cli" and last_fault_end < s.at_s
+               < schedule.seconds - 1.5 for s in schedule.steps)  # fmt: skip
 
 
 def test_the_in_flight_write_schedule_clears_during_each_cut() -> None:

@@ -35,7 +35,8 @@ def aimed(kind: str, seed: int = 1) -> Schedule:
     seconds = 15.0
     if kind in (faults.WORKER_CACHE, faults.WORKER_BROKER, faults.PRODUCER_CACHE):
         target = "producer" if kind == faults.PRODUCER_CACHE else "w1"
-        steps = [*_window(kind, target, 1.5, 11.5), *_three_ways(7.5, 1.5), Step(12.5, "clear")]
+        steps = [*_window(kind, target, 1.5, 11.5), *_three_ways(7.5, 1.5),
+                 Step(12.5, "clear", how="task", queue="q-w2")]  # fmt: skip
     elif kind == faults.REDIS_PAUSED:
         steps = [*_window(kind, "cache", 2.0, 7.0), Step(4.0, "clear", how="task"),
                  *_three_ways(8.0, 1.5)]  # fmt: skip
@@ -47,7 +48,7 @@ def aimed(kind: str, seed: int = 1) -> Schedule:
             Step(2.0 + 3 * i, "clear+fault", kind, "cache", how=how, queue="q-w2", delay_s=0.05 * i)
             for i, how in enumerate(("cli", "task", "broadcast"))
         ]
-        steps.append(Step(11.5, "clear"))
+        steps.append(Step(11.5, "clear", how="task", queue="q-w3"))
     elif kind == faults.PUBSUB_KILLED:
         steps = []
         for i, (target, how) in enumerate((("cache", "cli"), ("w2", "task"), ("w1", "broadcast"),
@@ -62,7 +63,7 @@ def aimed(kind: str, seed: int = 1) -> Schedule:
         # shorter than fleet.heartbeat_ttl_s, which a clear would otherwise wait out as
         # incomplete, is enough for it to serve stale entries.
         seconds = 16.0
-        steps = [*_window(kind, SKEWED, 0.5, 14.0), Step(14.5, "clear", how="broadcast")]
+        steps = [*_window(kind, SKEWED, 0.5, 13.6), Step(14.0, "clear", how="broadcast")]
         for i, how in enumerate(("task", "cli", "broadcast", "task")):
             at = 3.0 + 2.8 * i
             steps += [*_window(faults.WORKER_CACHE, SKEWED, at - 0.5, at + 2.0),
