@@ -94,6 +94,8 @@ def render(runs: Mapping[str, Mapping[str, Any]]) -> list[str]:
         "on seeded schedules during a workload, every lookup checked against every clear that",
         "had reported complete. A violation is a lookup that started after a clear reported",
         "complete and returned an entry whose provider call began before that clear started.",
+        "`make nemesis` runs the suite (root); a failing run replays with",
+        "`python -m llmix_workers.testing.nemesis --mixed SEED` or `--aimed KIND`.",
         "", "| run | seed | " + " | ".join(COLUMNS.values()) + " | violations by kind |",
         "| --- | ---: | " + " | ".join("---:" for _ in COLUMNS) + " | --- |",
     ]  # fmt: skip
