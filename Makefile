@@ -90,3 +90,11 @@ faults: $(STAMP)
 
 reliability: $(STAMP)
 	$(BIN)/python -m llmix_workers.testing.reliability_report
+
+# The nemesis suite (root: network namespaces) with its figures into
+# docs/explanations/reliability.json, then the page; a failing seed replays with
+# `python -m llmix_workers.testing.nemesis --mixed SEED`.
+.PHONY: nemesis
+nemesis: $(STAMP)
+	LLMIX_RECORD_RELIABILITY=1 $(BIN)/pytest -m nemesis tests/nemesis -q -s
+	$(BIN)/python -m llmix_workers.testing.reliability_report

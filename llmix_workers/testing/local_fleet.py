@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -36,7 +36,9 @@ class WorkerDidNotStart(LlmixError):
 class LocalWorker:
     """One ``llmix-workers worker`` process (node name ``name@llmix``); with ``celery_cli``,
     one ``celery -A llmix_workers.celery_app worker`` process instead (Celery's own CLI, the
-    pool and concurrency also given through the environment, as Celery lets settings win)."""
+    pool and concurrency also given through the environment, as Celery lets settings win).
+    ``launcher`` replaces ``python -m llmix_workers`` (a wrapper module that prepares the
+    process, then runs the same CLI)."""
 
     def __init__(
         self,
@@ -51,14 +53,16 @@ class LocalWorker:
         metrics_port: int = 0,
         max_tasks_per_child: int | None = None,
         celery_cli: bool = False,
+        launcher: Sequence[str] | None = None,
     ) -> None:
         self.name = name
         self.metrics_port = metrics_port
         self.hostname = f"{name}@llmix"
         self.log_path = workdir / f"{name}.log"
         command = ["celery", "-A", "llmix_workers.celery_app"] if celery_cli else ["llmix_workers"]
+        start = list(launcher) if launcher else [sys.executable, "-m", *command]
         self._args = [
-            sys.executable, "-m", *command, "worker",
+            *start, "worker",
             "-n", self.hostname, "--pool", pool, "-c", str(concurrency), "-Q", queues,
             "-l", loglevel,
         ]  # fmt: skip

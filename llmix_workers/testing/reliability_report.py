@@ -2,9 +2,11 @@
 
 ``tests/faults`` records a :class:`ScenarioRecord` per scenario and :func:`merge_records` writes
 them into ``docs/explanations/reliability.json`` (by scenario name: a partial run updates only
-what it ran). ``python -m llmix_workers.testing.reliability_report [json] [markdown]``
-(``make reliability``) renders ``docs/explanations/reliability.md``, a page of the documentation
-site, from that file; nothing in the page is typed by hand.
+what it ran); ``tests/nemesis`` writes its runs into the same file's ``nemesis`` section
+(:mod:`llmix_workers.testing.nemesis.figures`). ``python -m
+llmix_workers.testing.reliability_report [json] [markdown]`` (``make reliability``) renders
+``docs/explanations/reliability.md``, a page of the documentation site, from that file; nothing
+in the page is typed by hand.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
+
+from llmix_workers.testing.nemesis import figures as nemesis_figures
 
 DOCS: Final = Path(__file__).resolve().parents[2] / "docs" / "explanations"
 JSON_PATH: Final = DOCS / "reliability.json"
@@ -90,6 +94,7 @@ def render(data: Mapping[str, Any]) -> str:
             lines.append(f"- **Promised:** {body['promise']}")
             for key, value in body.get("notes", {}).items():
                 lines.append(f"- {key}: {_cell(value)}")
+    lines += nemesis_figures.render(data.get("nemesis", {}))
     return "\n".join(lines) + "\n"
 
 

@@ -6,12 +6,14 @@ import random
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from llmix_workers.testing.stub import StubControl, StubProvider, free_port, request_digest
+from llmix_workers.testing.stub.answers import call_of
 
 HELLO = [{"role": "user", "content": "hello"}]
 
@@ -156,3 +158,26 @@ def test_a_body_that_is_not_an_object_is_a_400(stub: StubProvider, http: httpx.C
     response = http.post(f"{stub.base_url}/v1/messages", json=["not", "an", "object"])
     assert response.status_code == 400
     assert stub.calls()["total"] == 0
+
+
+def test_traced_calls_are_numbered_logged_and_named_in_the_answer(http: httpx.Client) -> None:
+    with StubProvider(trace=True) as traced:
+        before = time.time()
+        texts = [chat(http, traced.base_url, text).json()["choices"][0]["message"]["content"]
+                 for text in ("one", "two", "one")]  # fmt: skip
+        after = time.time()
+        log = traced.trace()
+        assert StubControl(traced.base_url).trace() == log
+    assert [call_of(text) for text in texts] == [1, 2, 3]
+    assert len(set(texts)) == 3  # the same request twice still gets two different answers
+    assert [entry["call"] for entry in log] == [1, 2, 3]
+    assert all(before <= entry["at"] <= after for entry in log)
+    assert [entry["at"] for entry in log] == sorted(entry["at"] for entry in log)
+    assert {entry["client"] for entry in log} == {"127.0.0.1"}
+    assert log[0]["digest"] == log[2]["digest"] != log[1]["digest"]
+
+
+def test_untraced_answers_carry_no_call_number(stub: StubProvider, http: httpx.Client) -> None:
+    text = chat(http, stub.base_url).json()["choices"][0]["message"]["content"]
+    assert call_of(text) is None
+    assert stub.trace() == []

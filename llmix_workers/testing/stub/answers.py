@@ -5,12 +5,14 @@ gets the same text, and different requests different texts. Token counts are wor
 A thinking block appears when the request asks for thinking (OpenAI-compatible:
 ``chat_template_kwargs.enable_thinking``; Anthropic: ``thinking.type == "enabled"``) or a
 message holds ``[[stub:think]]``. A tool call appears when the request lists ``tools`` (and
-``tool_choice`` is not ``"none"``) or a message holds ``[[stub:tool]]``.
+``tool_choice`` is not ``"none"``) or a message holds ``[[stub:tool]]``. A traced call's answer
+ends with ``[stub call N]``: unique, and traceable to the call that produced it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 import orjson
@@ -52,13 +54,25 @@ def text_of(messages: list[Any]) -> str:
     return "\n".join(parts)
 
 
-def answer(api: str, body: dict[str, Any]) -> dict[str, Any]:
-    """The success body for a request body of ``api``."""
+#: How a traced answer names its call (``call_of`` reads it back).
+CALL_MARK = re.compile(r"\[stub call (\d+)\]")
+
+
+def call_of(text: str | None) -> int | None:
+    """The call number a traced answer carries, or ``None``."""
+    found = CALL_MARK.search(text or "")
+    return int(found.group(1)) if found else None
+
+
+def answer(api: str, body: dict[str, Any], call: int = 0) -> dict[str, Any]:
+    """The success body for a request body of ``api``; ``call`` > 0 marks it with that number."""
     messages = conversation(api, body)
     model = str(body.get("model", "stub-model"))
     digest = request_digest(model, messages)
     prompt = text_of(messages)
     text = f"Stub answer {digest} from {model} to {len(messages)} message(s)."
+    if call:
+        text += f" [stub call {call}]"
     thinking = _wants_thinking(api, body, prompt)
     tool = _tool_name(api, body, prompt)
     think_text = f"Thinking about request {digest}." if thinking else None

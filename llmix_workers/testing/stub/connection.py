@@ -41,10 +41,12 @@ async def serve_connection(
 ) -> None:
     """Serve requests on one connection until the client closes it or a reply ends it."""
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
+    peer = writer.get_extra_info("peername")
+    client = str(peer[0]) if isinstance(peer, tuple) and peer else ""
     try:
         while True:
             try:
-                request = await _read_request(conn, reader)
+                request = await _read_request(conn, reader, client)
             except (h11.RemoteProtocolError, _TooLarge) as exc:
                 status = 413 if isinstance(exc, _TooLarge) else 400
                 if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
@@ -73,7 +75,9 @@ async def serve_connection(
         writer.close()
 
 
-async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> StubRequest | None:
+async def _read_request(
+    conn: h11.Connection, reader: asyncio.StreamReader, client: str
+) -> StubRequest | None:
     """The next complete request, or ``None`` when the client closed the connection."""
     head: h11.Request | None = None
     body = bytearray()
@@ -95,7 +99,7 @@ async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> S
             headers = {name.decode("latin-1"): value.decode("latin-1")
                        for name, value in head.headers}  # fmt: skip
             path = urlsplit(head.target.decode("latin-1")).path
-            return StubRequest(head.method.decode("ascii"), path, headers, bytes(body))
+            return StubRequest(head.method.decode("ascii"), path, headers, bytes(body), client)
         elif isinstance(event, h11.ConnectionClosed):
             return None
 

@@ -27,6 +27,11 @@ class StubControl:
         recent: list[dict[str, Any]] = self._call("GET", "/_stub/requests")["requests"]
         return recent
 
+    def trace(self) -> list[dict[str, Any]]:
+        """``GET /_stub/trace``: every traced call (number, arrival time, client)."""
+        calls: list[dict[str, Any]] = self._call("GET", "/_stub/trace")["calls"]
+        return calls
+
     def reset(self) -> None:
         """``POST /_stub/reset``."""
         self._call("POST", "/_stub/reset", {})

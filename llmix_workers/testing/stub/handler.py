@@ -48,12 +48,14 @@ ABORT: Final = "abort"
 
 @dataclass(frozen=True, slots=True)
 class StubRequest:
-    """One HTTP request: method, path (no query), lower-case header names, the whole body."""
+    """One HTTP request: method, path (no query), lower-case header names, the whole body,
+    and the client's address."""
 
     method: str
     path: str
     headers: Mapping[str, str]
     body: bytes
+    client: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,8 @@ class StubHandler:
             return json_reply(200, self.state.calls())
         if path == "/_stub/requests":
             return json_reply(200, {"requests": self.state.recent()})
+        if path == "/_stub/trace":
+            return json_reply(200, {"calls": self.state.trace()})
         if path in ("/", "/_stub/health"):
             return json_reply(200, {"ok": True})
         return json_reply(404, {"error": {"message": f"no such path {path}"}})
@@ -134,8 +138,9 @@ class StubHandler:
             key=_key(api, request.headers),
             prompt=text_of(messages),
             body=body,
+            client=request.client,
         )
-        fault, latency_ms = self.state.receive(received)
+        fault, latency_ms, call = self.state.receive(received)
         delay_ms = latency_ms + (fault.delay_ms if fault.kind == SLOW else 0)
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
@@ -151,7 +156,7 @@ class StubHandler:
             return json_reply(fault.status, error_body(api, fault.status, message), headers)
         if fault.kind == MALFORMED:
             return Reply(200, b'{"id": "stub-malformed", "choices": [{"message": ')
-        data = orjson.dumps(answer(api, body))
+        data = orjson.dumps(answer(api, body, call))
         return Reply(200, data, dict(fault.headers), CUT if fault.kind == TRUNCATED else KEEP)
 
 

@@ -4,7 +4,8 @@ It answers OpenAI chat completions (``POST /v1/chat/completions`` and ``/chat/co
 and Anthropic Messages (``POST /v1/messages``) with deterministic bodies, and plays faults on
 demand: queued by ``/_stub/script`` (or :meth:`StubProvider.script`), named by a
 ``[[stub:…]]`` marker in a prompt, or drawn at a random rate. Control endpoints:
-``GET /_stub/calls``, ``GET /_stub/requests``, ``POST /_stub/reset``, ``POST /_stub/script``.
+``GET /_stub/calls``, ``GET /_stub/requests``, ``GET /_stub/trace`` (with ``trace=True``: each
+call's number, arrival time and client), ``POST /_stub/reset``, ``POST /_stub/script``.
 
 A rejected key gets a 401 whose message repeats the key, as careless providers do, so tests can
 show that the client never lets it through.
@@ -52,9 +53,10 @@ class StubProvider:
         rate_fault: FaultSpec = 503,
         seed: int = 0,
         reject_keys: Iterable[str] = (),
+        trace: bool = False,
     ) -> None:
         config = StubConfig(
-            latency_ms, fault_rate, Fault.parse(rate_fault), seed, frozenset(reject_keys)
+            latency_ms, fault_rate, Fault.parse(rate_fault), seed, frozenset(reject_keys), trace
         )
         self.state = StubState(config)
         self.handler = StubHandler(self.state)
@@ -139,6 +141,10 @@ class StubProvider:
     def requests(self) -> list[dict[str, Any]]:
         """The last request bodies received, as ``GET /_stub/requests`` returns them."""
         return self.state.recent()
+
+    def trace(self) -> list[dict[str, Any]]:
+        """Every traced call, as ``GET /_stub/trace`` returns them (empty unless ``trace``)."""
+        return self.state.trace()
 
     def script(
         self,

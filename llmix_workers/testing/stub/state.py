@@ -1,7 +1,10 @@
 """StubState: what the stub provider has been told to do and what it has received.
 
 Counting is exact under any concurrency: every provider request is counted under one lock, at
-receipt, whatever its fate (answered, faulted, reset).
+receipt, whatever its fate (answered, faulted, reset). With ``trace`` on, every request also gets
+a call number (1, 2, ... in order of receipt) and a trace record saying when it arrived (this
+machine's wall clock) and from which client address, so an answer found later in a cache can be
+traced back to the moment its provider call began.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from llmix_workers.testing.stub.faults import OK, Fault, prompt_faults
 
@@ -36,6 +39,17 @@ class StubConfig:
     rate_fault: Fault = field(default_factory=lambda: Fault.parse(503))
     seed: int = 0
     reject_keys: frozenset[str] = frozenset()
+    #: Number every call, log it (:meth:`StubState.trace`) and put the number in the answer.
+    trace: bool = False
+
+
+class Decision(NamedTuple):
+    """The fate of one request: its fault, the latency to add, and its call number (0 when
+    tracing is off)."""
+
+    fault: Fault
+    latency_ms: int
+    call: int
 
 
 @dataclass
@@ -48,6 +62,7 @@ class Received:
     key: str | None
     prompt: str
     body: dict[str, Any]
+    client: str = ""
 
 
 class StubState:
@@ -85,8 +100,8 @@ class StubState:
             if reject_keys is not None:
                 config.reject_keys = frozenset(reject_keys)
 
-    def receive(self, request: Received) -> tuple[Fault, int]:
-        """Count ``request`` and decide its fate: (fault, latency in ms).
+    def receive(self, request: Received) -> Decision:
+        """Count ``request`` (and trace it when tracing) and decide its fate.
 
         Order: a rejected key (401), then the scripted queue, then prompt markers, then the
         random rate; else a normal answer.
@@ -100,10 +115,22 @@ class StubState:
             self._by["key"][fingerprint] += 1
             fault = self._pick(request)
             self._by["outcome"][fault.kind if fault.kind != "status" else str(fault.status)] += 1
+            at = time.time()
             self._recent.append(
-                {"path": request.path, "key": fingerprint, "body": request.body, "at": time.time()}
+                {"path": request.path, "key": fingerprint, "body": request.body, "at": at}
             )
-            return fault, self.config.latency_ms
+            call = 0
+            if self.config.trace:
+                call = len(self._trace) + 1
+                self._trace.append({"call": call, "at": at, "digest": request.digest,
+                                    "client": request.client, "outcome": fault.kind})  # fmt: skip
+            return Decision(fault, self.config.latency_ms, call)
+
+    def trace(self) -> list[dict[str, Any]]:
+        """Every traced call since the last reset, in order: ``call`` number, ``at`` (unix
+        seconds at receipt), request ``digest``, ``client`` address and ``outcome`` kind."""
+        with self._lock:
+            return list(self._trace)
 
     def calls(self) -> dict[str, Any]:
         """Counts: ``total`` and ``by_path`` / ``by_digest`` / ``by_model`` / ``by_key`` /
@@ -141,6 +168,7 @@ class StubState:
             initial.rate_fault,
             initial.seed,
             initial.reject_keys,
+            initial.trace,
         )
         self._random = random.Random(initial.seed)
         self._queue: deque[Fault] = deque()
@@ -149,3 +177,4 @@ class StubState:
             name: Counter() for name in ("path", "digest", "model", "key", "outcome")
         }
         self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_REQUESTS)
+        self._trace: list[dict[str, Any]] = []
