@@ -35,8 +35,9 @@ from rich.table import Table
 
 from llmix_workers import RedisL2, TwoTierCache, generate_cache_key
 from llmix_workers.cache import plain_body as plain_body_module
-from llmix_workers.settings import CacheSettings
+from llmix_workers.settings import CacheSettings, RedisSettings
 from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.wiring.cache import l2_options
 
 SYSTEM = (
     "You are a meticulous assistant for a logistics company. Answer in plain English, cite the "
@@ -117,7 +118,7 @@ def run(rounds: int) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with PrivateRedis() as server:
         raw = redis.Redis.from_url(server.url)  # a default redis-py client: the floor's GET
-        l2 = RedisL2(server.url)
+        l2 = RedisL2(server.url, **l2_options(RedisSettings()))
         cache = TwoTierCache("redis", CacheSettings(), l2=l2)
 
         def row(name: str, target: float | None, op: Callable[[int], object],

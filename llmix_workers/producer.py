@@ -18,11 +18,11 @@ from typing import Any
 from celery import Celery, _state
 
 from llmix_workers.errors import InvalidRequest, LlmixError
-from llmix_workers.jobs.build import build_cache_first
 from llmix_workers.jobs.cache_first import PRODUCER, CacheFirst
 from llmix_workers.jobs.job import CompletionJob
 from llmix_workers.results import Batch, JobOutcome, ResultCollector
 from llmix_workers.settings import Settings
+from llmix_workers.wiring.cache import build_cache_first
 from llmix_workers.worker.app import create_app
 from llmix_workers.worker.tasks import TASK_COMPLETE
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from llmix_workers.llm.resilient import ResilientClient
+from llmix_workers.llm.resilient import ResilienceObserver, ResilientClient
 from llmix_workers.llm.router import ProviderRouter
 from llmix_workers.settings import LLMSettings, Settings
 
@@ -22,6 +22,7 @@ def build_llm_client(
     sleep: Callable[[float], None] = time.sleep,
     random: Callable[[], float] = _random.random,
     wall_clock: Callable[[], float] = time.time,
+    observer: ResilienceObserver | None = None,
 ) -> ResilientClient:
     """Every provider behind retries, breakers and AIMD, as ``[llm]`` configures them.
 
@@ -29,7 +30,8 @@ def build_llm_client(
     pools, breakers and limiters are per process), share it between its threads, and
     ``close()`` it at shutdown. Nothing connects until the first call.
     ``clock``/``sleep``/``random`` drive retries and breakers, ``wall_clock`` reads HTTP-date
-    ``Retry-After`` values; tests replace them.
+    ``Retry-After`` values; tests replace them. ``observer`` is told what the retries and
+    breakers did (telemetry).
 
     Raises:
         ConfigError: a custom provider path does not import.
@@ -38,4 +40,6 @@ def build_llm_client(
     router = ProviderRouter(
         llm, env=env, transport=transport, wall_clock=wall_clock, monotonic=clock
     )
-    return ResilientClient.from_settings(router, llm, clock=clock, sleep=sleep, random=random)
+    return ResilientClient.from_settings(
+        router, llm, clock=clock, sleep=sleep, random=random, observer=observer
+    )

@@ -16,7 +16,7 @@ from types import TracebackType
 import redis
 
 from llmix_workers.errors import ConfigError
-from llmix_workers.testing.redis_server import PrivateRedis, free_port
+from llmix_workers.testing.redis_server import PrivateRedis, free_port, local_client
 
 CLI_HINT = "no redis-cli found: install Redis's tools (apt install redis-tools or redis-server)"
 
@@ -74,7 +74,7 @@ class PrivateCluster:
     def ready(self) -> bool:
         """Every node reports ``cluster_state:ok`` and knows every other node."""
         for node in self.nodes:
-            client = redis.Redis(port=node.port, socket_timeout=1)
+            client = local_client(node.port)
             try:
                 info = client.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
                 text = info.decode() if isinstance(info, bytes) else str(info)
@@ -90,7 +90,7 @@ class PrivateCluster:
     def flush(self) -> None:
         """Empty every node."""
         for node in self.nodes:
-            client = redis.Redis(port=node.port)
+            client = local_client(node.port)
             client.flushall()
             client.close()
 

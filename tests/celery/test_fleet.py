@@ -17,11 +17,11 @@ import pytest
 import redis
 
 from llmix_workers.fleet.control import FleetControl
-from llmix_workers.jobs.build import build_fleet_control
 from llmix_workers.producer import CompletionProducer
 from llmix_workers.settings import Settings
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.wiring.fleet import build_fleet_control
 from tests.celery.jobs import calls_for, request
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]

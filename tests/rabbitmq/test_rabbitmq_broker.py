@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from llmix_workers.jobs.build import build_fleet_control
 from llmix_workers.producer import CompletionProducer
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.rabbitmq import PrivateVhost
+from llmix_workers.wiring.fleet import build_fleet_control
 from llmix_workers.worker.control import CONTROL_CACHE_CLEAR
 from tests.celery.jobs import calls_for, request
 

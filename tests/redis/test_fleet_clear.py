@@ -11,6 +11,7 @@ import redis
 from llmix_workers.cache.backend import MISS, Miss
 from llmix_workers.cache.backends.memory import MemoryL2
 from llmix_workers.cache.tiered import CacheHit, TwoTierCache
+from llmix_workers.fleet.answers import Answered
 from llmix_workers.fleet.view import FleetView
 from llmix_workers.settings import CacheSettings, FleetSettings
 from llmix_workers.testing.clock import FakeClock
@@ -206,9 +207,20 @@ def test_each_clear_result_is_taken_by_exactly_one_counting_member(
     client: redis.Redis, l2: MemoryL2
 ) -> None:
     taken: list[tuple[str, str]] = []
-    members = [seat(client, l2, f"c{i}")[0] for i in range(3)]
-    for member in members[:2]:  # the third has no metrics: it takes nothing
-        member.on_clear_result = lambda result, node=member.node: taken.append((node, result))
+
+    class Counts:
+        def __init__(self, node: str) -> None:
+            self.node = node
+
+        def clear_result(self, result: str) -> None:
+            taken.append((self.node, result))
+
+        def producer_answered(self, answered: Answered) -> None:
+            raise AssertionError("no producer answered anything")
+
+    # the third has no metrics: it takes nothing
+    members = [seat(client, l2, f"c{i}", counts=Counts(f"c{i}") if i < 2 else None)[0]
+               for i in range(3)]  # fmt: skip
     for member in members:
         member.sync()
     clearing = control(client, l2, FleetSettings(**{**FAST.model_dump(), "clear_timeout_s": 0.2}))

@@ -58,7 +58,7 @@ def test_one_holder_calls_and_the_others_get_its_entry(client: redis.Redis) -> N
 
 
 def test_the_lock_outlives_its_ttl_while_the_holder_works(client: redis.Redis) -> None:
-    lock: FleetLock[str] = FleetLock(client, KEYS, ttl_s=0.3, wait_s=5)
+    lock: FleetLock[str] = FleetLock(client, KEYS, ttl_s=0.3, wait_s=5, poll_s=0.02)
     seen: list[bool] = []
 
     def call() -> str:
@@ -88,7 +88,7 @@ def test_a_waiter_gives_up_after_wait_s_and_calls_itself(client: redis.Redis) ->
 
 
 def test_redis_down_means_call_directly(redis_server: PrivateRedis, client: redis.Redis) -> None:
-    lock: FleetLock[str] = FleetLock(client, KEYS, ttl_s=2, wait_s=5)
+    lock: FleetLock[str] = FleetLock(client, KEYS, ttl_s=2, wait_s=5, poll_s=0.02)
     redis_server.kill()
     outcome = lock.run(CACHE_KEY, lambda: "direct", lambda: MISS)
     assert (outcome.value, outcome.waited) == ("direct", False)

@@ -12,10 +12,11 @@ import pytest
 import redis
 
 from llmix_workers import MISS, CacheHit, ClearFailed, RedisL2, TwoTierCache, generate_cache_key
-from llmix_workers.settings import CacheSettings
+from llmix_workers.settings import CacheSettings, RedisSettings
 from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.l2_contract import entry
 from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.wiring.cache import l2_options
 
 REQUEST = {
     "provider": "openai",
@@ -38,7 +39,9 @@ def make_cache(redis_url: str) -> Iterator[Callable[..., TwoTierCache]]:
     made: list[TwoTierCache] = []
 
     def make(monotonic: FakeClock | None = None, **options: Any) -> TwoTierCache:
-        l2 = RedisL2(redis_url, socket_timeout_s=0.2, connect_timeout_s=0.2)
+        l2 = RedisL2(
+            redis_url, **l2_options(RedisSettings(socket_timeout_s=0.2, connect_timeout_s=0.2))
+        )
         cache = TwoTierCache(
             "redis", CacheSettings(**options), l2=l2, monotonic=monotonic or time.monotonic
         )
