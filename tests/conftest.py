@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +11,12 @@ import redis
 from llmix_workers.errors import ConfigError
 from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.testing.topology import (
+    TOPOLOGIES,
+    Topology,
+    TopologyServers,
+    TopologyUnavailable,
+)
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +54,25 @@ def redis_url(redis_server: PrivateRedis) -> Iterator[str]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def topology_servers() -> Iterator[TopologyServers]:
+    """The servers behind every topology, started when a test first needs them."""
+    servers = TopologyServers()
+    yield servers
+    servers.close()
+
+
+@pytest.fixture(scope="module", params=TOPOLOGIES)
+def topology(request: pytest.FixtureRequest, topology_servers: TopologyServers) -> Topology:
+    """Each topology in turn (standalone, Sentinel, Cluster, RabbitMQ), for a whole module:
+    a module that asks for it runs once per topology, on empty servers."""
+    try:
+        return topology_servers.topology(request.param)
+    except TopologyUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{exc}; CI=true makes this a failure")
+        pytest.skip(str(exc))
+    except ConfigError as exc:
+        pytest.fail(f"the {request.param} topology needs its servers: {exc}")
