@@ -17,10 +17,12 @@ from typing import Any
 
 import pytest
 
+from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.producer import CompletionProducer
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.redis_server import free_port
 from llmix_workers.testing.topology import Topology
+from llmix_workers.wiring.redis import redis_for
 from tests.celery.jobs import request
 from tests.celery.scrape import eventually, probe, scrape
 
@@ -29,16 +31,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 CLI = [sys.executable, "-m", "llmix_workers"]
 
 
+NODES = [("w1@llmix", "threads", 4), ("w2@llmix", "prefork", 2)]
+
+
 @pytest.fixture(scope="module")
 def fleet(topology: Topology) -> Iterator[LocalFleet]:
     with topology.fleet() as local:
         local.add_worker("w1", concurrency=4, metrics_port=free_port())
+        local.add_worker("w2", pool="prefork", concurrency=2, metrics_port=free_port())
         yield local
 
 
 @pytest.fixture(scope="module")
-def node(fleet: LocalFleet) -> LocalWorker:
-    return fleet.workers[0]
+def nodes(fleet: LocalFleet) -> list[LocalWorker]:
+    return fleet.workers[:2]
 
 
 def cli(fleet: LocalFleet, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -52,9 +58,11 @@ def cli_json(fleet: LocalFleet, *args: str) -> Any:
     return json.loads(done.stdout)
 
 
-def test_the_node_is_live_and_ready(node: LocalWorker) -> None:
-    eventually(lambda: probe(node, "/readyz") == 200, "/readyz answers 200")
-    assert probe(node, "/healthz") == 200
+def test_the_nodes_are_live_and_ready(nodes: list[LocalWorker]) -> None:
+    for node in nodes:
+        ready = lambda node=node: probe(node, "/readyz") == 200  # noqa: E731
+        eventually(ready, f"/readyz 200 on {node.name}")
+        assert probe(node, "/healthz") == 200
 
 
 def test_enqueue_wait_answers_through_the_cache(fleet: LocalFleet, topology: Topology) -> None:
@@ -69,22 +77,45 @@ def test_enqueue_wait_answers_through_the_cache(fleet: LocalFleet, topology: Top
 def test_cache_stats_lists_the_worker_and_the_l2_entries(fleet: LocalFleet) -> None:
     cli(fleet, "enqueue", "Something to count", "--wait")
     stats = cli_json(fleet, "cache", "stats")
-    assert [p["node"] for p in stats["processes"]] == ["w1@llmix"] and stats["silent"] == []
+    processes = sorted(p["node"] for p in stats["processes"])
+    assert processes == ["w1@llmix", "w2@llmix", "w2@llmix"] and stats["silent"] == []
     assert stats["l2Keys"] >= 1
 
 
 def test_workers_lists_the_process(fleet: LocalFleet) -> None:
     rows = cli_json(fleet, "workers")["processes"]
-    assert [(row["node"], row["pool"], row["concurrency"]) for row in rows] == [
-        ("w1@llmix", "threads", 4)
-    ]
+    found = sorted({(row["node"], row["pool"], row["concurrency"]) for row in rows})
+    assert found == NODES and len(rows) == 3  # the prefork node: one row per child
 
 
 def test_cache_clear_is_complete_and_acknowledged(fleet: LocalFleet) -> None:
     cli(fleet, "enqueue", "Something to clear", "--wait")
     report = cli_json(fleet, "cache", "clear")
     assert report["complete"] is True and report["l2Deleted"] >= 1
+    assert len(report["acks"]) == 3  # every process holding an L1: threads, two children
     assert cli_json(fleet, "cache", "stats")["l2Keys"] == 0
+
+
+def producer_hits(nodes: list[LocalWorker]) -> float:
+    return sum(scrape(n).value("llmix_cache_lookups_total", outcome="producer_hit") for n in nodes)
+
+
+def test_producer_hits_are_counted_once_by_the_fleet(
+    fleet: LocalFleet, nodes: list[LocalWorker], topology: Topology
+) -> None:
+    """Jobs a cache-first producer answers are counted where Prometheus scrapes, once in the
+    fleet (defect 3): as ``producer_hit`` lookups and completions on one worker process."""
+    producer = CompletionProducer(fleet.settings())
+    jobs = [request(f"Answered by the producer on {topology.name}, {n}") for n in range(6)]
+    assert all(o.ok for o in producer.run_batch(jobs, timeout_s=60))  # the workers fill L2
+    before = producer_hits(nodes)
+    again = producer.run_batch(jobs, timeout_s=60)
+    assert [o.worker for o in again] == ["producer"] * 6
+    eventually(lambda: producer_hits(nodes) == before + 6, "6 producer hits counted")
+    keys = FleetKeys.for_prefix(producer.settings.cache.key_prefix)
+    client = redis_for(producer.settings, "control")
+    assert client.llen(keys.producer_answers) == 0  # all taken: nothing left to count twice
+    client.close()
 
 
 def test_a_node_without_its_cache_redis_is_ready_and_serves(fleet: LocalFleet) -> None:
