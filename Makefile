@@ -25,8 +25,20 @@ lint: $(STAMP)
 mypy: $(STAMP)
 	$(BIN)/mypy
 
+# Two passes: the tests that can share the machine run over $(TEST_WORKERS) pytest-xdist workers
+# (a test file stays on one worker, so its module fleet starts once); those marked `serial` then
+# run alone. Each pass ends with -ra's short summary of failures and errors and its 20 slowest
+# tests; tests/recap.py then prints both passes' slowest tests and failures once more, so a
+# failed CI run is diagnosable from its log's tail, and fails if either pass failed.
+TEST_WORKERS ?= 4
+RESULTS := .test-results
 test: $(STAMP)
-	$(BIN)/pytest
+	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" --durations=20 \
+		--junitxml=$(RESULTS)/parallel.xml; echo $$? > $(RESULTS)/parallel.rc
+	$(BIN)/pytest -m serial --durations=20 \
+		--junitxml=$(RESULTS)/serial.xml; echo $$? > $(RESULTS)/serial.rc
+	@$(BIN)/python tests/recap.py $(RESULTS) parallel serial
 
 bench: $(STAMP)
 	$(BIN)/python bench/cache_bench.py
@@ -61,7 +73,7 @@ demo: $(STAMP)
 	$(BIN)/llmix-workers demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build
+	rm -rf $(VENV) $(RESULTS) .pytest_cache .mypy_cache .ruff_cache .hypothesis build
 	find llmix_workers -name "*.so" -delete
 
 # The Helm chart and the Dockerfile, checked with Helm's own library (no cluster, no Docker).

@@ -8,10 +8,13 @@ per-round ratios (the machine is noisy; absolute times mean little):
   rewritten to ``1``; a variant with ``topP: 0.9`` shows the checks alone). Keys keep no memo,
   so both cost the same work; the table title says whether the per-value walk
   (``llmix_workers/cache/plain_body.py``) runs compiled by mypyc or as plain Python
-- L1 hit: key + ``TwoTierCache.get`` vs that floor + a dict lookup
+- L1 hit: key + ``TwoTierCache.get`` vs that floor + a dict lookup; again with the fleet's
+  lease and generation check (a ``FleetMember`` on the same Redis, its thread running)
 - L2 hit: key + ``get`` (L1 miss, Redis GET, decode, back-fill) vs floor + a redis-py ``GET``
   on a default client + ``orjson.loads``
-- miss + set: key + ``get`` + ``set`` vs floor + redis-py ``GET`` + ``SET EX`` of the entry
+- L2 hit with fleet stamps: the same through a fleet member's cache (entries carry the stamp)
+- miss + set: key + ``get`` + ``set`` vs floor + redis-py ``GET`` + ``SET EX`` of the entry; and
+  the Redis commands a fleet member's miss + set sends (counted by the server: one GET, one SET)
 - L2 hit vs a GET over a raw socket (the physical floor; information, no target)
 
 Usage: ``python bench/cache_bench.py [--rounds N]``. Prints a table, then one JSON line.
@@ -35,7 +38,9 @@ from rich.table import Table
 
 from llmix_workers import RedisL2, TwoTierCache, generate_cache_key
 from llmix_workers.cache import plain_body as plain_body_module
-from llmix_workers.settings import CacheSettings, RedisSettings
+from llmix_workers.fleet.keys import FleetKeys
+from llmix_workers.fleet.member import FleetMember
+from llmix_workers.settings import CacheSettings, FleetSettings, RedisSettings
 from llmix_workers.testing.redis_server import PrivateRedis
 from llmix_workers.wiring.cache import l2_options
 
@@ -156,6 +161,17 @@ def run(rounds: int) -> list[dict[str, Any]]:
         plain = {key: ANSWER}
         row("L1 hit", 1.6, lambda _: cache.get(generate_cache_key(request)),
             lambda _: plain.get("llmix:resp:v2:" + floor_key(request)), 20_000)  # fmt: skip
+        timings = FleetSettings()
+        member = FleetMember(redis.Redis.from_url(server.url),
+                             FleetKeys.for_prefix("llmix:resp:v2:"), node="bench",
+                             sync_interval_s=timings.sync_interval_s, lease_s=timings.lease_s,
+                             member_ttl_s=timings.member_ttl_s)  # fmt: skip
+        fleet_cache = TwoTierCache("redis", CacheSettings(), l2=l2, invalidator=member)
+        member.start()
+        fleet_cache.set(key, ANSWER)
+        row("L1 hit, fleet lease check", 1.6,
+            lambda _: fleet_cache.get(generate_cache_key(request)),
+            lambda _: plain.get("llmix:resp:v2:" + floor_key(request)), 20_000)  # fmt: skip
 
         pair = [chat_request(seed=1), chat_request(seed=2)]
         keys = [generate_cache_key(r) for r in pair]
@@ -167,6 +183,16 @@ def run(rounds: int) -> list[dict[str, Any]]:
         row("L2 hit", 1.2, lambda i: one_slot.get(generate_cache_key(pair[i & 1])),
             lambda i: orjson.loads(raw.get(keys[i & 1]) or b"{}") and floor_key(pair[i & 1]),
             3_000)  # fmt: skip
+        stamped = [chat_request(seed=3), chat_request(seed=4)]
+        stamped_keys = [generate_cache_key(r) for r in stamped]
+        for k in stamped_keys:
+            fleet_cache.set(k, ANSWER)
+        fleet_slot = TwoTierCache("redis", CacheSettings(l1_max_entries=1), l2=l2,
+                                  invalidator=member)  # fmt: skip
+        row("L2 hit, fleet stamps", 1.2,
+            lambda i: fleet_slot.get(generate_cache_key(stamped[i & 1])),
+            lambda i: orjson.loads(raw.get(stamped_keys[i & 1]) or b"{}")
+            and floor_key(stamped[i & 1]), 3_000)  # fmt: skip
         sock = RawSocketGet(server.port)
         row("L2 hit vs raw-socket GET", None, lambda i: one_slot.get(keys[i & 1]),
             lambda i: sock.get(keys[i & 1]), 3_000)  # fmt: skip
@@ -185,10 +211,33 @@ def run(rounds: int) -> list[dict[str, Any]]:
             raw.set(k, entry, ex=3600)
 
         row("miss + set", None, miss_and_set, floor_miss_and_set, 2_000)
+        rows.append(miss_set_commands(raw, fleet_cache, fresh))
+        member.stop()
         cache.close()
         one_slot.close()
         raw.close()
     return rows
+
+
+def miss_set_commands(
+    raw: redis.Redis, cache: TwoTierCache, fresh: Any, count: int = 200
+) -> dict[str, Any]:
+    """Redis commands a fleet member's miss + set sends, counted by the server (GET and SET)."""
+
+    def calls() -> dict[str, int]:
+        stats: dict[str, Any] = raw.info("commandstats")
+        return {name: int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in
+                ("get", "set")}  # fmt: skip
+
+    before = calls()
+    for _ in range(count):
+        k = generate_cache_key(chat_request(seed=next(fresh)))
+        cache.get(k)
+        cache.set(k, ANSWER, epoch=cache.epoch())
+    after = calls()
+    per = {name: (after[name] - before[name]) / count for name in after}
+    return {"name": "Redis commands per fleet miss + set", "op_us": None, "floor_us": None,
+            "ratio": round(per["get"] + per["set"], 3), "target": 2.0, "commands": per}  # fmt: skip
 
 
 def main() -> None:
@@ -204,8 +253,9 @@ def main() -> None:
     for r in rows:
         ok = "" if r["target"] is None else ("yes" if r["ratio"] <= r["target"] else "NO")
         target = "" if r["target"] is None else f"≤ {r['target']}"
-        table.add_row(r["name"], f"{r['op_us']:.1f}", f"{r['floor_us']:.1f}", f"{r['ratio']:.2f}",
-                      target, ok)  # fmt: skip
+        op = "" if r["op_us"] is None else f"{r['op_us']:.1f}"
+        floor = "" if r["floor_us"] is None else f"{r['floor_us']:.1f}"
+        table.add_row(r["name"], op, floor, f"{r['ratio']:.2f}", target, ok)
     Console().print(table)
     print(json.dumps({"bench": "cache", "compiled_walk": compiled_walk(), "rows": rows}))
 

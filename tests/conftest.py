@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
 from llmix_workers.errors import ConfigError
 from llmix_workers.testing.clock import FakeClock
+from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.redis_server import PrivateRedis
 from llmix_workers.testing.topology import (
     TOPOLOGIES,
@@ -54,6 +59,31 @@ def redis_url(redis_server: PrivateRedis) -> Iterator[str]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """When a test fails, attach the log tails of its fleet's worker processes to the report:
+    they live in temporary directories that are gone by the time anyone reads the CI log.
+    With ``LLMIX_KEEP_WORKER_LOGS=<dir>``, the whole logs are also copied to ``<dir>/<test>/``."""
+    report = yield
+    if report.failed:
+        keep = os.environ.get("LLMIX_KEEP_WORKER_LOGS")
+        for worker in _workers_of(getattr(item, "funcargs", {})):
+            report.sections.append((f"worker {worker.hostname} log (tail)", worker.log_tail(3000)))
+            if keep and worker.log_path.exists():
+                folder = Path(keep) / re.sub(r"[^\w.-]+", "_", item.nodeid)
+                folder.mkdir(parents=True, exist_ok=True)
+                shutil.copy(worker.log_path, folder)
+    return report
+
+
+def _workers_of(funcargs: dict[str, object]) -> list[LocalWorker]:
+    workers: dict[int, LocalWorker] = {}
+    for value in funcargs.values():
+        found = value.workers if isinstance(value, LocalFleet) else [value]
+        workers.update((id(w), w) for w in found if isinstance(w, LocalWorker))
+    return list(workers.values())
 
 
 @pytest.fixture(scope="session")

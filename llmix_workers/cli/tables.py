@@ -21,6 +21,9 @@ def print_clear(report: ClearReport, console: Console | None = None) -> None:
     for member in report.silent:
         node, _, pid = member.partition("|")
         rows.append([f"[red]{node} (pid {pid})[/red]", "[red]silent[/red]", "-"])
+    for member in report.expired:
+        node, _, pid = member.partition("|")
+        rows.append([f"[yellow]{node} (pid {pid})[/yellow]", "[yellow]lease ran out[/yellow]", "-"])
     title = f"cache clear: generation {report.generation}, {report.l2_deleted:,} L2 keys deleted"
     print_table(out, title, ("node", "processes", "L1 entries dropped"), rows, left=("node",))
     out.print(
@@ -36,9 +39,12 @@ def print_clear(report: ClearReport, console: Console | None = None) -> None:
     if report.silent:
         names = ", ".join(report.silent)
         out.print(
-            f"[red]no acknowledgement from:[/red] {names} (they drop L1 at their next sync)",
+            f"[red]still serving an older generation:[/red] {names} (neither acknowledged nor "
+            "out of lease yet; wait fleet.member_ttl_s and clear again)",
             soft_wrap=True,
         )
+    if report.unproven:
+        out.print(f"[red]not proven complete:[/red] {escape(report.unproven)}", soft_wrap=True)
     if report.complete:
         out.print("[green]clear complete[/green]", soft_wrap=True)
 

@@ -96,4 +96,6 @@ def _node_reply(report: dict[str, Any], node: str, round_id: str, ran: bool) -> 
         "pids": sorted(int(a["pid"]) for a in acks), "silent": silent,
         "generation": report.get("generation"), "complete": bool(report.get("complete")),
         "l2Deleted": report.get("l2Deleted", 0), "l2Error": report.get("l2Error"),
+        "expired": [m for m in report.get("expired", []) if m.split("|")[0] == node],
+        "unproven": report.get("unproven"),
     }  # fmt: skip

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,7 @@ import httpx
 
 from llmix_workers.errors import ConfigError, LlmixError
 from llmix_workers.testing.promql import alert_queries, dashboard_queries, metric_names
+from llmix_workers.testing.redis_server import free_port
 
 __all__ = [
     "PrivatePrometheus",
@@ -56,12 +56,6 @@ def find_prometheus() -> str:
     raise ConfigError(INSTALL_HINT)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class PrivatePrometheus:
     """One Prometheus process owned by this object (use as a context manager).
 
@@ -85,7 +79,7 @@ class PrivatePrometheus:
         self.job = job
         self.rule_files = [str(Path(f).resolve()) for f in rule_files]
         self.scrape_interval_s = scrape_interval_s
-        self.port = _free_port()
+        self.port = free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="llmix-prometheus-")
         self._process: subprocess.Popen[bytes] | None = None
         self._http = httpx.Client(base_url=self.url, timeout=10.0)

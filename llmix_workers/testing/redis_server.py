@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
 import shutil
 import signal
 import socket
@@ -53,11 +54,47 @@ def local_client(port: int, timeout_s: float = 1.0) -> redis.Redis:
                         connect_timeout_s=timeout_s)  # fmt: skip
 
 
+#: Where :func:`free_port` draws from when the kernel's ephemeral range cannot be read.
+_EPHEMERAL_DEFAULT = (32768, 60999)
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return _EPHEMERAL_DEFAULT
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` that nothing listened on a moment ago."""
+    """A TCP port on ``host`` that nothing listens on, for a server to bind a moment later.
+
+    Drawn at random below the kernel's ephemeral range (from 20000 up), so the local end of an
+    outgoing connection never takes it between this check and the server's start, or while a
+    test has the server stopped; never the same port twice in one process, so parallel test
+    processes and restarts on the same port do not collide. Falls back to a kernel-chosen port
+    when none is found there.
+    """
+    low, _ = _ephemeral_range()
+    candidates = range(20000, low) if low > 21000 else range(0)
+    rng = random.SystemRandom()
+    for _ in range(200 if candidates else 0):
+        port = rng.choice(candidates)
+        if port in _handed_out:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
     with socket.socket() as probe:
         probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+        port = int(probe.getsockname()[1])
+    _handed_out.add(port)
+    return port
 
 
 class PrivateRedis:

@@ -98,6 +98,7 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
         worker_send_task_events=worker.task_events,
         task_send_sent_event=worker.task_events,
         worker_enable_remote_control=True,
+        worker_consumer="llmix_workers.worker.consumer:LlmixConsumer",
         broker_pool_limit=max(10, worker.concurrency),
         redis_max_connections=None,
     )

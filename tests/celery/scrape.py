@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Callable
 
 import httpx
@@ -12,6 +11,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from llmix_workers.testing.local_fleet import LocalWorker
+from llmix_workers.testing.waiting import DEFAULT_TIMEOUT_S
+from llmix_workers.testing.waiting import eventually as wait
 
 PROMTOOL = "/usr/bin/promtool"
 
@@ -47,14 +48,10 @@ def probe(worker: LocalWorker, path: str) -> int:
     return httpx.get(f"http://127.0.0.1:{worker.metrics_port}{path}", timeout=10).status_code
 
 
-def eventually(check: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+def eventually(check: Callable[[], bool], what: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
     """Wait until ``check()`` holds; fail naming ``what`` if it never does (not a timing test:
     the deadline only bounds a hang)."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"never happened: {what}")
-        time.sleep(0.2)
+    wait(check, what, timeout_s=timeout_s, interval_s=0.2)
 
 
 def promtool_check(text: str) -> None:

@@ -10,13 +10,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
-from llmix_workers.testing.local_fleet import LocalFleet
+from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.testing.waiting import eventually
+from llmix_workers.worker.app import create_app
 from tests.celery.jobs import request
 
 CLI = [sys.executable, "-m", "llmix_workers"]
@@ -44,6 +48,29 @@ def write_batch(path: Path, lines: Sequence[dict[str, Any] | str]) -> Path:
     path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n"
                             for line in lines))  # fmt: skip
     return path
+
+
+def stub_calls(fleet: LocalFleet) -> int:
+    assert fleet.stub is not None
+    return int(fleet.stub.calls()["total"])
+
+
+def wait_until_polling_for(redis_url: str, count: int, timeout_s: float = 60.0) -> None:
+    """Wait until a result poll (one MGET of ``celery-task-meta-*`` keys: only ``enqueue
+    --wait`` sends those) asks for exactly ``count`` results, so it holds every other one."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=timeout_s)
+    deadline = time.monotonic() + timeout_s
+    try:
+        with client.monitor() as monitor:  # type: ignore[no-untyped-call]
+            for event in monitor.listen():
+                command = str(event["command"])
+                if command.startswith("MGET ") and command.count("celery-task-meta-") == count:
+                    return
+                if time.monotonic() > deadline:
+                    break
+    finally:
+        client.close()
+    raise AssertionError(f"no result poll for exactly {count} results within {timeout_s:g} s")
 
 
 def read_lines(path: Path) -> list[dict[str, object]]:
@@ -101,19 +128,27 @@ def test_purge_empties_a_queue_no_worker_consumes(cli_fleet: LocalFleet, tmp_pat
 
 
 def test_revoked_jobs_are_skipped(cli_fleet: LocalFleet, tmp_path: Path) -> None:
-    cli_fleet.add_worker("r1", concurrency=1, queues="rq")
+    # r1 is alive (so the revoke reaches it) but consumes "rq" only once the revoke is in:
+    # no race between the revoke and the jobs it names, however slow the machine
+    r1 = cli_fleet.add_worker("r1", concurrency=1, queues="rq-later")
     try:
-        reqs = [request("first [[stub:slow=8000]]"), request("second"), request("third")]
+        reqs = [request("first"), request("second"), request("third")]
         ids = tmp_path / "ids.txt"
         sent = run(cli_fleet, "enqueue", "--jsonl", str(write_batch(tmp_path / "j", reqs)),
                    "--ids", str(ids), queue="rq")  # fmt: skip
         assert sent.returncode == 0, sent.stderr
+        later = ids.read_text().splitlines()[1:]
         keep_first = tmp_path / "later.txt"
-        keep_first.write_text("\n" + "\n".join(ids.read_text().splitlines()[1:]) + "\n")
+        keep_first.write_text("\n" + "\n".join(later) + "\n")
         revoked = run(cli_fleet, "revoke", "--ids", str(keep_first), queue="rq")
         assert revoked.returncode == 0 and "revoked 2 jobs" in revoked.stdout, revoked.stderr
+        eventually(lambda: all(task_id in flagged_revoked(r1) for task_id in later),
+                   "r1 holds the revoked ids")  # fmt: skip
+        app = create_app(cli_fleet.settings())
+        replies = app.control.add_consumer("rq", destination=[r1.hostname], reply=True)
+        assert replies and "ok" in replies[0][r1.hostname], replies
         out = tmp_path / "out.jsonl"
-        run(cli_fleet, "results", "--ids", str(ids), "--output", str(out), "--timeout", "30",
+        run(cli_fleet, "results", "--ids", str(ids), "--output", str(out), "--timeout", "60",
             queue="rq")  # fmt: skip
         lines = read_lines(out)
         assert "content" in lines[0]
@@ -121,6 +156,11 @@ def test_revoked_jobs_are_skipped(cli_fleet: LocalFleet, tmp_path: Path) -> None
     finally:
         cli_fleet.workers[-1].stop()
         cli_fleet.workers.pop()
+
+
+def flagged_revoked(worker: LocalWorker) -> str:
+    """The task ids ``worker`` logged as revoked so far."""
+    return " ".join(line for line in worker.log().splitlines() if "flagged as revoked" in line)
 
 
 def test_a_queue_without_live_worker_is_reported_within_the_wait(cli_fleet: LocalFleet) -> None:
@@ -145,10 +185,8 @@ def test_ctrl_c_writes_what_it_has_and_says_how_to_revoke_the_rest(
         env=env_for(cli_fleet), cwd=cli_fleet.workdir, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while cli_fleet.stub.calls()["total"] < 6 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.0)  # the quick answers reach the result backend and the CLI
+    eventually(lambda: stub_calls(cli_fleet) == 6, "6 provider calls")
+    wait_until_polling_for(cli_fleet.redis_url, 2)  # the 4 quick answers are in the CLI's hands
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
@@ -165,17 +203,37 @@ def test_ctrl_c_writes_what_it_has_and_says_how_to_revoke_the_rest(
     ]
 
 
+@contextmanager
+def rejected_key_worker(fleet: LocalFleet, name: str, queue: str, cooloff_s: str) -> Iterator[None]:
+    """A worker on ``queue`` whose OpenAI key the stub rejects, set aside for ``cooloff_s``."""
+    assert fleet.stub is not None
+    fleet.stub.script(reject_keys=[REJECTED_KEY])
+    fleet.worker_env.update(OPENAI_API_KEY=REJECTED_KEY, LLMIX_LLM__KEY_COOLOFF_S=cooloff_s)
+    try:
+        fleet.add_worker(name, concurrency=2, queues=queue)
+    finally:
+        del fleet.worker_env["OPENAI_API_KEY"], fleet.worker_env["LLMIX_LLM__KEY_COOLOFF_S"]
+    try:
+        yield
+    finally:
+        fleet.stub.script(reject_keys=[])
+        fleet.workers[-1].stop()
+        fleet.workers.pop()
+
+
+def key_problem_of(fleet: LocalFleet, node: str) -> str | None:
+    view = run(fleet, "workers", "--json")
+    rows = {row["node"]: row for row in json.loads(view.stdout)["processes"]}
+    problem = rows[node].get("keyProblem")
+    return None if problem is None else str(problem)
+
+
 def test_failures_name_their_worker_and_workers_shows_the_key_problem(
     cli_fleet: LocalFleet, tmp_path: Path
 ) -> None:
-    assert cli_fleet.stub is not None
-    cli_fleet.stub.script(reject_keys=[REJECTED_KEY])
-    cli_fleet.worker_env.update(OPENAI_API_KEY=REJECTED_KEY, LLMIX_LLM__KEY_COOLOFF_S="3")
-    try:
-        cli_fleet.add_worker("k1", concurrency=2, queues="keys")
-    finally:
-        del cli_fleet.worker_env["OPENAI_API_KEY"], cli_fleet.worker_env["LLMIX_LLM__KEY_COOLOFF_S"]
-    try:
+    # a cool-off far longer than the test: the views below run while the key is set aside,
+    # however slowly the machine starts each command
+    with rejected_key_worker(cli_fleet, "k1", "keys", cooloff_s="600"):
         batch = write_batch(tmp_path / "jobs.jsonl", [request("k a"), request("k b")])
         out = tmp_path / "out.jsonl"
         done = run(cli_fleet, "enqueue", "--jsonl", str(batch), "--wait", "--output", str(out),
@@ -195,15 +253,20 @@ def test_failures_name_their_worker_and_workers_shows_the_key_problem(
         table = run(cli_fleet, "workers")
         assert "no usable API key for openai" in table.stdout and "threads" in table.stdout
         assert REJECTED_KEY not in table.stdout + table.stderr
+
+
+def test_a_rejected_key_is_tried_again_after_its_cooloff(cli_fleet: LocalFleet) -> None:
+    assert cli_fleet.stub is not None
+    with rejected_key_worker(cli_fleet, "k2", "keys2", cooloff_s="1"):
+        failed = run(cli_fleet, "enqueue", "k d", "--wait", queue="keys2")
+        assert failed.returncode == 1 and "AuthError" in failed.stdout + failed.stderr
         cli_fleet.stub.script(reject_keys=[])
-        time.sleep(3.5)  # the cool-off
-        again = run(cli_fleet, "enqueue", "k c", "--wait", queue="keys")
+        # the worker reports the key usable again once its cool-off is over...
+        eventually(lambda: key_problem_of(cli_fleet, "k2@llmix") is None, "k2's key usable again")
+        # ...and it is: the next job gets an answer with it
+        again = run(cli_fleet, "enqueue", "k c", "--wait", queue="keys2")
         assert again.returncode == 0, again.stderr
-        assert json.loads(again.stdout)["worker"] == "k1@llmix"
-    finally:
-        cli_fleet.stub.script(reject_keys=[])
-        cli_fleet.workers[-1].stop()
-        cli_fleet.workers.pop()
+        assert json.loads(again.stdout)["worker"] == "k2@llmix"
 
 
 @pytest.fixture
@@ -232,9 +295,7 @@ def test_a_result_backend_restart_during_the_wait_loses_no_line(
             env=env_for(cli_fleet, "rb", **backend), cwd=cli_fleet.workdir,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while cli_fleet.stub.calls()["total"] < 6 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        eventually(lambda: stub_calls(cli_fleet) == 6, "6 provider calls")
         results_redis.stop()  # while every job is still at the provider
         time.sleep(1.0)
         results_redis.start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 
 from llmix_workers.producer import CompletionProducer, JobFailed
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
+from llmix_workers.testing.waiting import eventually
 from tests.celery.jobs import calls_for, request
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
@@ -183,10 +183,7 @@ def test_worker_killed_mid_job_loses_nothing(
     victim = clean_fleet.add_worker("victim", queues="victims", concurrency=2)
     req = request("[[stub:slow=1500]] Survive a crash.")
     task_id = producer.submit(req, queue="victims")
-    deadline = time.monotonic() + 20
-    while calls_for(clean_fleet, req) == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert calls_for(clean_fleet, req) == 1
+    eventually(lambda: calls_for(clean_fleet, req) == 1, "the victim's provider call")
     victim.kill()
     rescuer = clean_fleet.add_worker("rescuer", queues="victims", concurrency=2)
     result = producer.app.AsyncResult(task_id).get(timeout=60)

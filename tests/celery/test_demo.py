@@ -8,8 +8,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ import redis
 
 from llmix_workers.testing.redis_server import PrivateRedis
 from llmix_workers.testing.stub import StubProvider
+from llmix_workers.testing.waiting import eventually
 
 CLI = [sys.executable, "-m", "llmix_workers", "demo"]
 REJECTED = "sk-test-DEMO-REJECTED-0000000000"
@@ -97,11 +98,11 @@ def test_an_interrupted_demo_stops_everything(
     process = subprocess.Popen(CLI, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)  # fmt: skip
     client = redis.Redis.from_url(user_redis.url)
-    deadline = time.monotonic() + 120
-    while len(live_workers(client)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert len(live_workers(client)) == 2
-    time.sleep(1.0)  # into the batch: 50,000 jobs take longer than that to send alone
+    eventually(lambda: len(live_workers(client)) == 2, "the demo's two workers", timeout_s=120)
+    # into the batch (50,000 jobs take far longer than this to run): a result beyond the
+    # demo's one-job probe
+    eventually(lambda: len(list(islice(client.scan_iter("celery-task-meta-*"), 2))) == 2,
+               "the batch's first results")  # fmt: skip
     process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signum, stdout + stderr

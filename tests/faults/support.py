@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from llmix_workers.producer import JobOutcome
 from llmix_workers.testing.local_fleet import LocalFleet
+from llmix_workers.testing.waiting import eventually
 
 #: Short delivery and fleet timings so faults play out in seconds, not minutes.
 FAST_ENV = {
@@ -82,12 +82,9 @@ def total(samples: dict[str, float], name: str) -> float:
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Poll ``condition`` every 50 ms; fail the test naming ``what`` if it stays false."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:g}s waiting for {what}")
-        time.sleep(0.05)
+    """Poll ``condition`` every 50 ms; fail the test naming ``what`` if it stays false
+    (:func:`~llmix_workers.testing.waiting.eventually`)."""
+    eventually(condition, what, timeout_s=timeout_s)
 
 
 def stub_total(fleet: LocalFleet) -> int:

@@ -73,7 +73,9 @@ def test_every_redis_role_over_tls_with_an_acl_user(
         req = request("Over TLS.")
         outcomes = producer.run_batch([req, req], timeout_s=60)
         cli = subprocess.run(
-            [sys.executable, "-m", "llmix_workers", "cache", "stats", "--json"],
+            # every live process must answer; a loaded machine may take longer than the
+            # default 5 s to do it over TLS (it returns as soon as all have answered)
+            [sys.executable, "-m", "llmix_workers", "cache", "stats", "--json", "--timeout", "60"],
             env=fleet.env(), capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
 

@@ -6,7 +6,6 @@ results stay on the fleet's private Redis.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from llmix_workers.producer import CompletionProducer
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.rabbitmq import PrivateVhost
+from llmix_workers.testing.waiting import eventually
 from llmix_workers.wiring.fleet import build_fleet_control
 from llmix_workers.worker.control import CONTROL_CACHE_CLEAR
 from tests.celery.jobs import calls_for, request
@@ -87,10 +87,7 @@ def test_a_worker_killed_mid_job_gets_its_job_redelivered(
     victim = stub_reset.add_worker("victim", queues="victims", concurrency=2)
     req = request("[[stub:slow=1500]] Survive a crash over RabbitMQ.")
     task_id = producer.submit(req, queue="victims")
-    deadline = time.monotonic() + 20
-    while calls_for(stub_reset, req) == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert calls_for(stub_reset, req) == 1
+    eventually(lambda: calls_for(stub_reset, req) == 1, "the victim's provider call")
     victim.kill()  # the connection drops: RabbitMQ requeues the unacknowledged message at once
     rescuer: LocalWorker = stub_reset.add_worker("rescuer", queues="victims", concurrency=2)
     try:

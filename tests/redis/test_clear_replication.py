@@ -68,7 +68,7 @@ def test_a_failover_right_after_a_complete_clear_brings_nothing_back(
     primary, replica = pair
     client = redis.Redis(port=primary.port, socket_timeout=2)
     l2 = RedisL2(primary.url, **l2_options(SLOW))
-    member, cache = seat(client, l2, "writer")  # type: ignore[arg-type]
+    member, cache = seat(client, l2, "writer", fleet=FAST)  # type: ignore[arg-type]
     member.sync()
     cache.set(KEY, "written before the clear")
     report = _control(primary, 5).clear()

@@ -23,7 +23,7 @@ from tests.redis.fleet_seats import FAST, KEY, KEYS, PREFIX, client_via, control
 
 @pytest.fixture
 def client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, socket_timeout=0.5)
+    client = redis.Redis.from_url(redis_url, socket_timeout=10)
     yield client
     client.close()
 
@@ -75,11 +75,11 @@ def test_a_clear_waits_for_a_cut_off_worker_until_its_lease_has_certainly_run_ou
     """Defect 1 of the partition: a worker cut off from the fleet's Redis kept answering from
     L1, while a clear stopped waiting for it and reported complete."""
     with TcpRelay("127.0.0.1", redis_server.port) as relay:
-        member, cache = seat(client_via(relay), l2, "cut")
+        member, cache = seat(client_via(relay), l2, "cut", fleet=FAST)
         member.sync()
         cache.set(KEY, "written before the clear")
         relay.cut()
-        report = control(client, l2).clear()
+        report = control(client, l2, FAST).clear()
         assert report.complete and report.expired == [member.member] and not report.silent
         # Redis expired its membership, so its lease (shorter, counted from an earlier start)
         # has run out: from now on it answers nothing from memory.
@@ -137,9 +137,9 @@ def test_a_clear_right_after_a_data_loss_waits_out_the_leases_of_the_lost_state(
     cache.set(KEY, "stale")
     redis_server.kill()
     redis_server.start()
-    too_soon = control(client, l2).clear(timeout_s=0.1)
+    too_soon = control(client, l2, FAST).clear(timeout_s=0.1)
     assert not too_soon.complete and "younger" in (too_soon.unproven or "")
-    report = control(client, l2).clear(timeout_s=FAST.member_ttl_s * 3)
+    report = control(client, l2, FAST).clear(timeout_s=FAST.member_ttl_s * 3)
     assert report.complete
     clock.tick(FAST.sync_interval_s)
     assert cache.get(KEY) is MISS  # new epoch: its L1 went, the old-epoch L2 entry is skipped
@@ -157,7 +157,8 @@ def test_the_members_set_forgets_long_dead_members(client: redis.Redis, l2: Memo
 def test_a_producer_view_follows_the_fleet_without_joining_it(
     redis_server: PrivateRedis, client: redis.Redis, l2: MemoryL2
 ) -> None:
-    view = FleetView(client, KEYS)
+    short = redis.Redis.from_url(redis_server.url, socket_timeout=0.5)  # it meets a paused Redis
+    view = FleetView(short, KEYS)
     cache = TwoTierCache("redis", CacheSettings(), l2=l2, invalidator=view)
     keys = [entry(PREFIX, n) for n in range(4)]
     for key in keys[:2]:
@@ -176,6 +177,7 @@ def test_a_producer_view_follows_the_fleet_without_joining_it(
         assert cache.get_many(keys[:2]) == [MISS, MISS]  # unreadable fleet state: nothing
     finally:
         redis_server.resume()
+        short.close()
 
 
 def test_a_producer_skips_entries_stamped_before_the_generation_it_reads(

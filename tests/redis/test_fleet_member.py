@@ -18,12 +18,12 @@ from llmix_workers.settings import CacheSettings
 from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.redis_server import PrivateRedis
 from llmix_workers.testing.relay import TcpRelay
-from tests.redis.fleet_seats import FAST, KEY, KEYS, client_via, control, seat
+from tests.redis.fleet_seats import FAST, KEY, KEYS, STEADY, client_via, control, seat
 
 
 @pytest.fixture
 def client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, socket_timeout=0.5)
+    client = redis.Redis.from_url(redis_url, socket_timeout=10)
     yield client
     client.close()
 
@@ -45,7 +45,7 @@ def test_a_member_serves_l1_only_while_its_lease_lasts(
     """Cut off from Redis, a worker stops answering from memory once its lease (counted from
     the start of its last confirmed check) runs out, and serves again after a check succeeds."""
     clock = FakeClock(0.0)
-    member, cache = seat(client_via(relay), l2, "cut", monotonic=clock)
+    member, cache = seat(client_via(relay), l2, "cut", monotonic=clock, fleet=FAST)
     member.sync()
     cache.set(KEY, "cached")
     relay.cut()
@@ -61,7 +61,7 @@ def test_a_member_serves_l1_only_while_its_lease_lasts(
 
 def test_a_process_without_a_lease_stores_nothing(relay: TcpRelay, l2: MemoryL2) -> None:
     clock = FakeClock(0.0)
-    member, cache = seat(client_via(relay), l2, "cut", monotonic=clock)
+    member, cache = seat(client_via(relay), l2, "cut", monotonic=clock, fleet=FAST)
     member.sync()
     relay.cut()
     clock.tick(FAST.lease_s + FAST.sync_interval_s)
@@ -94,7 +94,7 @@ def test_membership_is_judged_by_redis_clock_not_the_hosts(
         member.sync()
     assert control(client, l2).live_members() == [member.member]
     ttl_ms = client.pttl(KEYS.member(member.member))
-    assert 0 < ttl_ms <= FAST.member_ttl_s * 1000
+    assert 0 < ttl_ms <= STEADY.member_ttl_s * 1000
 
 
 def test_fleet_state_lost_with_redis_is_noticed(

@@ -34,8 +34,8 @@ def members(redis_url: str) -> Iterator[list[FleetMember]]:
     for node in ("a@x", "a@x", "b@x"):
         cache = TwoTierCache("memory", CacheSettings(), invalidator=LocalInvalidator())
         member = FleetMember(redis.Redis.from_url(redis_url), FleetKeys.for_prefix(PREFIX),
-                             node=node, sync_interval_s=0.2, lease_s=0.6,
-                             member_ttl_s=1.0)  # fmt: skip
+                             node=node, sync_interval_s=0.2, lease_s=4.0,
+                             member_ttl_s=6.0)  # fmt: skip
         member.pid += len(started)  # three "processes" in one test process
         member.member = f"{node}|{member.pid}"
         member.attach(cache)

@@ -38,10 +38,13 @@ def raw(redis_url: str) -> Iterator[redis.Redis]:
 def make_cache(redis_url: str) -> Iterator[Callable[..., TwoTierCache]]:
     made: list[TwoTierCache] = []
 
-    def make(monotonic: FakeClock | None = None, **options: Any) -> TwoTierCache:
-        l2 = RedisL2(
-            redis_url, **l2_options(RedisSettings(socket_timeout_s=0.2, connect_timeout_s=0.2))
-        )
+    def make(
+        monotonic: FakeClock | None = None, timeout_s: float = 10.0, **options: Any
+    ) -> TwoTierCache:
+        """A cache on the private Redis; ``timeout_s`` short only where a test pauses Redis (a
+        loaded machine can keep a healthy Redis from answering for a few hundred ms)."""
+        timeouts = RedisSettings(socket_timeout_s=timeout_s, connect_timeout_s=timeout_s)
+        l2 = RedisL2(redis_url, **l2_options(timeouts))
         cache = TwoTierCache(
             "redis", CacheSettings(**options), l2=l2, monotonic=monotonic or time.monotonic
         )
@@ -175,7 +178,7 @@ def test_paused_redis_never_stalls_a_call(
     make_cache: Callable[..., TwoTierCache], redis_server: PrivateRedis
 ) -> None:
     monotonic = FakeClock(0.0)
-    cache = make_cache(monotonic=monotonic)
+    cache = make_cache(monotonic=monotonic, timeout_s=0.2)
     cache.set(KEY, "v")  # connection made while Redis answers
     cache.clear_l1()
     redis_server.pause()
@@ -195,7 +198,7 @@ def test_clear_while_redis_is_paused_blocks_reads_until_a_clear_succeeds(
     make_cache: Callable[..., TwoTierCache], redis_server: PrivateRedis, raw: redis.Redis
 ) -> None:
     make_cache().set(KEY, "pre-clear")
-    cache = make_cache()
+    cache = make_cache(timeout_s=0.2)
     redis_server.pause()
     try:
         with pytest.raises(ClearFailed):

@@ -8,7 +8,6 @@ after the failover is acknowledged by every process.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +19,7 @@ from llmix_workers.producer import CompletionProducer
 from llmix_workers.settings import RedisSettings
 from llmix_workers.testing.local_fleet import LocalFleet
 from llmix_workers.testing.redis_sentinel import PrivateSentinel
+from llmix_workers.testing.waiting import eventually
 from llmix_workers.wiring.cache import l2_options
 from llmix_workers.wiring.fleet import build_fleet_control
 from tests.celery.jobs import calls_for, request
@@ -65,9 +65,7 @@ def test_the_fleet_carries_on_after_a_failover(
     in_flight = [request(f"[[stub:slow=1500]] In flight {n}.") for n in range(8)]
     ids = [producer.submit(req, queue="t1") for req in in_flight]
     ids += [producer.submit(request(f"Queued {n}."), queue="p2") for n in range(4)]
-    deadline = time.monotonic() + 30
-    while sum(calls_for(fleet, req) for req in in_flight) < 8 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: sum(calls_for(fleet, req) for req in in_flight) == 8, "8 calls in flight")
     old_port = sentinel.primary_port()
     assert old_port is not None
     sentinel.kill_primary()  # the 8 calls end while the sentinels still name the dead primary

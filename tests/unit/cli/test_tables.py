@@ -72,3 +72,18 @@ def test_stats_name_a_process_without_a_usable_key() -> None:
     text = buffer.getvalue()
     assert "k1@h (pid 123456): no usable API key for openai (rejected; retried in 42 s)" in text
     assert "ok@h (pid" not in text
+
+
+def test_a_clear_names_expired_silent_and_unproven_processes() -> None:
+    from llmix_workers.cli.tables import print_clear
+    from llmix_workers.fleet.control import ClearReport
+
+    buffer = io.StringIO()
+    report = ClearReport(4, 2, None, acks=[{"node": "a@h", "pid": 1, "dropped": 3}],
+                         silent=["b@h|2"], expired=["c@h|3"],
+                         unproven="0 of 1 replicas acknowledged the clear")  # fmt: skip
+    print_clear(report, Console(file=buffer, width=120))
+    text = buffer.getvalue()
+    assert "b@h (pid 2)" in text and "still serving an older generation: b@h|2" in text
+    assert "c@h (pid 3)" in text and "lease ran out" in text
+    assert "not proven complete: 0 of 1 replicas" in text and "clear complete" not in text

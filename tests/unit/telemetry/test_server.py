@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from llmix_workers.telemetry.health import HealthState
 from llmix_workers.telemetry.metrics import Metrics
 from llmix_workers.telemetry.server import MetricsServer, start_metrics_server
 from llmix_workers.testing.clock import FakeClock
+from llmix_workers.testing.redis_server import free_port
 from tests.unit.telemetry.support import populate
 
 PASSWORD = "hunter2-broker-password"
@@ -145,9 +144,7 @@ def test_port_zero_in_settings_means_no_server(registry: CollectorRegistry) -> N
 
 
 def test_settings_port_is_served_and_released_on_close(registry: CollectorRegistry) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     section = TelemetrySettings(metrics_host="127.0.0.1", metrics_port=port, liveness_timeout_s=5)
     health = HealthState.from_settings(section)
     server = start_metrics_server(section, registry, health)
@@ -162,11 +159,13 @@ def test_settings_port_is_served_and_released_on_close(registry: CollectorRegist
         assert get(again, "/healthz").status_code == 200
 
 
-def _prefork_child(lookups: int, release: Any = None) -> None:
+def _prefork_child(lookups: int, counted: Any = None, release: Any = None) -> None:
     metrics = Metrics(CollectorRegistry())
     metrics.worker_process(True)
     for _ in range(lookups):
         metrics.lookup("l2_hit")
+    if counted is not None:
+        counted.set()
     if release is not None:
         release.wait(60)
 
@@ -174,19 +173,15 @@ def _prefork_child(lookups: int, release: Any = None) -> None:
 def test_prefork_node_serves_every_child(tmp_path: Path, health: HealthState) -> None:
     fork = multiprocessing.get_context("fork")
     node = mp.prepare_node_dir(tmp_path, "celery@prefork")
-    release = fork.Event()
+    counted, release = fork.Event(), fork.Event()
     try:
         gone = fork.Process(target=_prefork_child, args=(2,))
-        running = fork.Process(target=_prefork_child, args=(3, release))
+        running = fork.Process(target=_prefork_child, args=(3, counted, release))
         gone.start()
         running.start()
         gone.join(60)
         assert gone.exitcode == 0
-        deadline = time.monotonic() + 30
-        while not list(node.glob(f"gauge_livesum_{running.pid}.db")):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        time.sleep(0.2)
+        assert counted.wait(60), "the running child never counted its lookups"
         with MetricsServer("127.0.0.1", 0, mp.multiprocess_registry(node), health) as server:
             text = get(server, "/metrics").text
         release.set()
