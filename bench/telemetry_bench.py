@@ -41,7 +41,7 @@ from rich.table import Table
 from llmix_workers.jobs.job import CompletionJob
 from llmix_workers.jobs.service import CompletionService
 from llmix_workers.producer import CompletionProducer
-from llmix_workers.settings import Settings
+from llmix_workers.settings import Settings, TelemetrySettings
 from llmix_workers.telemetry.instrumented import InstrumentedL2
 from llmix_workers.telemetry.job_telemetry import JobTelemetry
 from llmix_workers.telemetry.metrics import Metrics
@@ -174,7 +174,7 @@ def service_rows(rounds: int, count: int) -> list[dict[str, Any]]:
         one_slot = Settings(redis={"url": server.url}, cache={"l1_max_entries": 1})
 
         def services(settings: Settings) -> tuple[CompletionService, CompletionService]:
-            metrics = Metrics(CollectorRegistry())
+            metrics = Metrics.from_settings(TelemetrySettings(), CollectorRegistry())
             observer = JobTelemetry(metrics, tracer=sampled.get_tracer("bench"))
             instrumented = InstrumentedL2(l2_backend(settings.redis), metrics)
             on_cache = build_response_cache(settings, l2=instrumented)

@@ -77,7 +77,7 @@ class Metrics:
         self,
         registry: CollectorRegistry | None = None,
         *,
-        max_models: int = 20,
+        max_models: int,
         prices: Mapping[str, Price] | None = None,
         providers: Iterable[str] = (),
     ) -> None:

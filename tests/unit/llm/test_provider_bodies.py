@@ -15,6 +15,8 @@ from llmix_workers.llm.providers.openai_compat import OpenAICompatibleClient, is
 from llmix_workers.llm.request import LLMRequest
 from llmix_workers.settings import LLMSettings
 
+COOLOFF_S = LLMSettings().key_cooloff_s
+
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
 FULL: dict[str, Any] = {
     "messages": MESSAGES,
@@ -37,7 +39,9 @@ def http() -> Iterator[httpx.Client]:
 
 
 def context(http: httpx.Client, name: str) -> ProviderContext:
-    return ProviderContext(name, LLMSettings(), http, KeyPool(["k"], provider=name))
+    return ProviderContext(
+        name, LLMSettings(), http, KeyPool(["k"], provider=name, cooloff_s=COOLOFF_S)
+    )
 
 
 def request(**fields: Any) -> LLMRequest:

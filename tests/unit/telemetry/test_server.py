@@ -160,7 +160,7 @@ def test_settings_port_is_served_and_released_on_close(registry: CollectorRegist
 
 
 def _prefork_child(lookups: int, counted: Any = None, release: Any = None) -> None:
-    metrics = Metrics(CollectorRegistry())
+    metrics = Metrics.from_settings(TelemetrySettings(), CollectorRegistry())
     metrics.worker_process(True)
     for _ in range(lookups):
         metrics.lookup("l2_hit")
