@@ -79,7 +79,7 @@ def create_families(registry: CollectorRegistry) -> Families:
         ),
         l2_healthy=Gauge(
             "llmix_l2_healthy",
-            "1 when this worker's L2 is healthy, 0 when marked unhealthy.",
+            "1 when this worker's L2 is usable, 0 when marked unhealthy or in a hang's cool-off.",
             registry=r,
             multiprocess_mode="livemin",
         ),
@@ -208,7 +208,9 @@ NOTES: Final[dict[str, str]] = {
     "llmix_cache_lookups": "One per job in the default cache mode, wherever it was answered: a "
     "job a cache-first producer answered from L2 counts one `producer_hit`, on one worker of the "
     "fleet at that worker's next fleet sync (the producer is not scraped).",
-    "llmix_l2_healthy": "Prefork: the minimum over live children.",
+    "llmix_l2_healthy": "0 after three failed writes (the LLMix rule) until a write succeeds, "
+    "and from a command that timed out (a hung Redis) until Redis answers or `cache.l2_cooloff_s` "
+    "passes. Sampled every second; prefork: the minimum over live children.",
     "llmix_l1_entries": "Sampled every second; prefork: summed over live children.",
     "llmix_cache_clears": "Each process that drops its L1 for a fleet clear counts one `local`; "
     "each fleet clear counts one `fleet` on one worker of the fleet, wherever it ran (CLI, task "
