@@ -15,6 +15,7 @@ import redis
 from llmix_workers.errors import ConfigError
 from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
+from llmix_workers.testing.redis_cluster import PrivateCluster
 from llmix_workers.testing.redis_server import PrivateRedis
 from llmix_workers.testing.topology import (
     TOPOLOGIES,
@@ -94,10 +95,35 @@ def topology_servers() -> Iterator[TopologyServers]:
     servers.close()
 
 
-@pytest.fixture(scope="module", params=TOPOLOGIES)
+@pytest.fixture(scope="session")
+def cluster(topology_servers: TopologyServers) -> PrivateCluster:
+    """The session's 3-primary Redis Cluster (the cluster topology's)."""
+    try:
+        return topology_servers.cluster()
+    except ConfigError as exc:
+        pytest.fail(f"these tests need redis-server and redis-cli with cluster support: {exc}")
+
+
+@pytest.fixture
+def cluster_url(cluster: PrivateCluster) -> str:
+    """The cluster's URL, every node emptied first."""
+    cluster.flush()
+    return cluster.url
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module that asks for ``topology`` runs once per topology (a whole module per
+    topology, on empty servers), or on the one its ``TOPOLOGY`` names."""
+    if "topology" in metafunc.fixturenames:
+        one = getattr(metafunc.module, "TOPOLOGY", None)
+        names = [one] if one else list(TOPOLOGIES)
+        metafunc.parametrize("topology", names, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
 def topology(request: pytest.FixtureRequest, topology_servers: TopologyServers) -> Topology:
-    """Each topology in turn (standalone, Sentinel, Cluster, RabbitMQ), for a whole module:
-    a module that asks for it runs once per topology, on empty servers."""
+    """A topology of the matrix (standalone, Sentinel, Cluster, RabbitMQ): see
+    :func:`pytest_generate_tests`."""
     try:
         return topology_servers.topology(request.param)
     except TopologyUnavailable as exc:

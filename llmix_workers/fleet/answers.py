@@ -4,7 +4,7 @@ A cache-first batch answers its hits in the producer, which no Prometheus scrape
 producer lists what it answered (per provider, requested model and answering model: jobs and
 the tokens they did not pay for) in the fleet's Redis, and at its next sync one worker process
 with metrics takes each item (atomically, in the member's check) and counts it:
-``llmix_cache_lookups_total{outcome="producer_hit"}``, completions and savings. Each item is
+``llmix_cache_lookups_total{outcome="producer_hit"}`` and the tokens and dollars saved. Each item is
 counted once, by whichever process takes it (best effort: an item the producer could not list,
 or that waits a day for a worker with metrics, is not counted).
 """

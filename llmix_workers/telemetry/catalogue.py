@@ -219,8 +219,8 @@ NOTES: Final[dict[str, str]] = {
     "llmix_fleet_lease_valid": "Sampled every second; prefork: the minimum (one child without a "
     "lease shows 0). See the consistency guide.",
     "llmix_completions": "A try that is re-queued is not finished. The series of a "
-    "(provider, model) appear with its first job, every outcome at 0. Jobs a producer answered "
-    "count here too (as `producer_hit` lookups do).",
+    "(provider, model) appear with its first job, every outcome at 0. Jobs a cache-first "
+    "producer answered are not here (they are `producer_hit` lookups and savings).",
     "llmix_completion_duration_seconds": "`cache` says how the job was answered; jobs a "
     "producer answered are not timed here.",
     "llmix_llm_errors": "Failed attempts. At 0 for every provider from the worker's start, so "
@@ -228,6 +228,8 @@ NOTES: Final[dict[str, str]] = {
     "llmix_llm_retries": "At 0 for every provider from the worker's start.",
     "llmix_requeues": "A wait longer than `llm.max_inline_wait_s`; at 0 from the start.",
     "llmix_circuit_breaker_state": "Prefork: the maximum (the worst process wins).",
+    "llmix_tokens_saved": "Jobs a cache-first producer answered count too, on the worker that "
+    "took them (see `llmix_cache_lookups_total`).",
     "llmix_cost_saved_usd": "Saved tokens times the price table `[telemetry.prices]` (empty by "
     "default: then 0).",
     "llmix_worker_processes": "A threads node counts 1; a prefork node its live children.",

@@ -193,11 +193,11 @@ class Metrics:
         self, provider: str, model: str, saved_model: str, jobs: int,
         input_tokens: int, output_tokens: int,
     ) -> float:  # fmt: skip
-        """``jobs`` jobs a producer answered from the cache: ``producer_hit`` lookups, ``ok``
-        completions and the tokens (and USD) they saved for ``saved_model``; returns the USD."""
+        """``jobs`` jobs a producer answered from the cache: ``producer_hit`` lookups and the
+        tokens (and USD) they saved for ``saved_model``; returns the USD. Not completions: this
+        worker did not run them."""
         not_negative(jobs, input_tokens, output_tokens)
         self._lookups["producer_hit"](jobs)
-        self._model(provider, model).completions["ok"](jobs)
         return self._save(self._model(provider, saved_model), saved_model, input_tokens,
                           output_tokens)  # fmt: skip
 

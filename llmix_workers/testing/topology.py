@@ -75,7 +75,7 @@ class TopologyServers:
             ConfigError: a server did not start (no redis-server, no redis-cli...).
         """
         if name == "sentinel":
-            url = self._sentinels().url
+            url = self.sentinel().url
             self.flush(name)
             return Topology(name, url, url, url)
         redis_url = self.redis().url
@@ -83,8 +83,8 @@ class TopologyServers:
         if name == "standalone":
             return Topology(name, redis_url, redis_url, redis_url)
         if name == "cluster":
-            self._clusters().flush()
-            return Topology(name, self._clusters().url, redis_url, redis_url)
+            self.cluster().flush()
+            return Topology(name, self.cluster().url, redis_url, redis_url)
         if name == "rabbitmq":
             return Topology(name, redis_url, self._fresh_vhost().url, redis_url)
         raise ValueError(f"unknown topology {name!r}: one of {TOPOLOGIES}")
@@ -110,12 +110,14 @@ class TopologyServers:
             client.flushall()
             client.close()
 
-    def _sentinels(self) -> PrivateSentinel:
+    def sentinel(self) -> PrivateSentinel:
+        """The Sentinel set (started on first use)."""
         if self._sentinel is None:
             self._sentinel = PrivateSentinel().start()
         return self._sentinel
 
-    def _clusters(self) -> PrivateCluster:
+    def cluster(self) -> PrivateCluster:
+        """The 3-primary cluster (started on first use)."""
         if self._cluster is None:
             self._cluster = PrivateCluster(3).start()
         return self._cluster

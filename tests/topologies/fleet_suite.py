@@ -1,10 +1,12 @@
-"""The command line and a node's probes on every topology (issue 21, defect 1).
+"""The fleet suite: what must hold on every topology, with real workers (a threads node and a
+prefork node of two children) on one module-level fleet per topology.
 
-Each module-level fleet runs on one topology of the matrix (standalone, Sentinel, Cluster for
-L2 and fleet state; RabbitMQ as broker): ``enqueue``, ``cache stats``, ``workers`` and
-``cache clear`` must work there as on a standalone Redis, and ``/readyz`` must say ready. They
-used to open Redis with ``redis.Redis.from_url`` (exit 2 on ``redis+cluster://`` and
-``redis+sentinel://``, and a ``/readyz`` stuck at 503).
+Each ``test_on_<topology>.py`` module runs it on one topology of the matrix (standalone, Sentinel,
+Cluster for L2 and fleet state; RabbitMQ as broker), so pytest-xdist spreads the topologies over
+its workers: jobs through the cache, single flight across the fleet, the clear (CLI, Celery
+broadcast) reaching every process, the command line, the probes, and producer hits counted.
+Issue 21 defect 1: the CLI and ``/readyz`` used to open Redis with ``redis.Redis.from_url``
+(exit 2 on ``redis+cluster://`` and ``redis+sentinel://``, and a ``/readyz`` stuck at 503).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.redis_server import free_port
 from llmix_workers.testing.topology import Topology
 from llmix_workers.wiring.redis import redis_for
-from tests.celery.jobs import request
+from llmix_workers.worker.control import CONTROL_CACHE_CLEAR
+from tests.celery.jobs import calls_for, request
 from tests.celery.scrape import eventually, probe, scrape
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -32,14 +35,35 @@ CLI = [sys.executable, "-m", "llmix_workers"]
 
 
 NODES = [("w1@llmix", "threads", 4), ("w2@llmix", "prefork", 2)]
+#: Short lock timings, one job at a time per child (each is told which node runs it), and a
+#: Retry-After over 1.5 s re-queues the job.
+FLEET_ENV = {
+    "LLMIX_FLEET__LOCK_TTL_S": "2",
+    "LLMIX_WORKER__PREFETCH_MULTIPLIER": "1",
+    "LLMIX_LLM__TIMEOUT_S": "20",
+    "LLMIX_LLM__MAX_INLINE_WAIT_S": "1.5",
+}
 
 
 @pytest.fixture(scope="module")
 def fleet(topology: Topology) -> Iterator[LocalFleet]:
-    with topology.fleet() as local:
-        local.add_worker("w1", concurrency=4, metrics_port=free_port())
-        local.add_worker("w2", pool="prefork", concurrency=2, metrics_port=free_port())
+    with topology.fleet(worker_env=FLEET_ENV) as local:
+        local.add_worker("w1", queues="llmix,w1", concurrency=4, metrics_port=free_port())
+        local.add_worker("w2", queues="llmix,w2", pool="prefork", concurrency=2,
+                         metrics_port=free_port())  # fmt: skip
         yield local
+
+
+@pytest.fixture(scope="module")
+def producer(fleet: LocalFleet) -> CompletionProducer:
+    return CompletionProducer(fleet.settings(producer={"cache_first": False}))
+
+
+def warm_every_process(producer: CompletionProducer, req: dict[str, Any]) -> None:
+    """Put ``req`` in the L1 of the threads node and of both prefork children."""
+    producer.complete(req, queue="w1")
+    for _ in range(6):  # two children take turns; six rounds reach both
+        producer.complete(req, queue="w2")
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +98,48 @@ def test_enqueue_wait_answers_through_the_cache(fleet: LocalFleet, topology: Top
     assert fleet.stub.calls()["total"] == before + 1  # the second was a hit
 
 
+def test_a_job_is_called_once_then_served_from_l1_and_l2(
+    fleet: LocalFleet, producer: CompletionProducer
+) -> None:
+    req = request("Called once.")
+    first = producer.complete(req, queue="w1")
+    assert first["cacheHit"] is None and first["worker"] == "w1@llmix"
+    assert producer.complete(req, queue="w1")["cacheHit"] == "l1"
+    assert producer.complete(req, queue="w2")["cacheHit"] == "l2"
+    assert calls_for(fleet, req) == 1
+
+
+def test_fifty_identical_new_requests_make_one_provider_call(
+    fleet: LocalFleet, producer: CompletionProducer
+) -> None:
+    req = request("[[stub:slow=800]] Everyone wants this.")
+    ids = [producer.submit(req, queue=("w1", "w2")[n % 2]) for n in range(50)]
+    outputs = [producer.app.AsyncResult(task_id).get(timeout=120) for task_id in ids]
+    assert calls_for(fleet, req) == 1
+    assert {o["worker"] for o in outputs} == {"w1@llmix", "w2@llmix"}
+    own_calls = [o for o in outputs if o["cacheHit"] is None and not o["coalesced"]]
+    assert len(own_calls) == 1
+    assert all(o["coalesced"] or o["cacheHit"] in ("l1", "l2")
+               for o in outputs if o is not own_calls[0])  # fmt: skip
+    # another process waited on the fleet lock and read the holder's entry from L2
+    assert any(o["coalesced"] and o["cacheHit"] == "l2" for o in outputs)
+
+
+def test_the_control_command_clears_once_and_each_node_answers(
+    fleet: LocalFleet, producer: CompletionProducer
+) -> None:
+    req = request("Cleared by a broadcast.")
+    warm_every_process(producer, req)
+    replies = producer.app.control.broadcast(CONTROL_CACHE_CLEAR, reply=True, timeout=20, limit=2)
+    by_node = {node: body for reply in replies for node, body in reply.items()}
+    assert {node: body["processes"] for node, body in by_node.items()} == {
+        "w1@llmix": 1, "w2@llmix": 2,
+    }  # fmt: skip
+    assert sum(body["ranTheClear"] for body in by_node.values()) == 1
+    assert producer.complete(req, queue="w1")["cacheHit"] is None
+    assert calls_for(fleet, req) == 2
+
+
 def test_cache_stats_lists_the_worker_and_the_l2_entries(fleet: LocalFleet) -> None:
     cli(fleet, "enqueue", "Something to count", "--wait")
     stats = cli_json(fleet, "cache", "stats")
@@ -88,12 +154,24 @@ def test_workers_lists_the_process(fleet: LocalFleet) -> None:
     assert found == NODES and len(rows) == 3  # the prefork node: one row per child
 
 
-def test_cache_clear_is_complete_and_acknowledged(fleet: LocalFleet) -> None:
-    cli(fleet, "enqueue", "Something to clear", "--wait")
+def test_cache_clear_is_complete_and_acknowledged(
+    fleet: LocalFleet, producer: CompletionProducer
+) -> None:
+    req = request("Something to clear.")
+    warm_every_process(producer, req)
     report = cli_json(fleet, "cache", "clear")
     assert report["complete"] is True and report["l2Deleted"] >= 1
-    assert len(report["acks"]) == 3  # every process holding an L1: threads, two children
-    assert cli_json(fleet, "cache", "stats")["l2Keys"] == 0
+    processes = {row["node"]: row["processes"] for row in report["nodes"]}
+    assert processes == {"w1@llmix": 1, "w2@llmix": 2}  # every process holding an L1
+    assert all(row["dropped"] >= 1 for row in report["nodes"])
+    stats = cli_json(fleet, "cache", "stats")
+    assert stats["l2Keys"] == 0 and len(stats["processes"]) == 3 and stats["silent"] == []
+    assert {p["generation"] for p in stats["processes"]} == {report["generation"]}
+    assert all(p["l2Healthy"] and not p["l2Blocked"] for p in stats["processes"])
+    kinds = [producer.complete(req, queue=queue)["cacheHit"] for queue in ("w1", "w2")]
+    assert kinds == [None, "l2"] and calls_for(fleet, req) == 2
+    table = cli(fleet, "cache", "clear")
+    assert table.returncode == 0 and "clear complete" in table.stdout
 
 
 def producer_hits(nodes: list[LocalWorker]) -> float:
@@ -105,7 +183,7 @@ def test_producer_hits_are_counted_once_by_the_fleet(
 ) -> None:
     """Jobs a cache-first producer answers are counted where Prometheus scrapes, once in the
     fleet (defect 3): as ``producer_hit`` lookups and completions on one worker process."""
-    producer = CompletionProducer(fleet.settings())
+    producer = CompletionProducer(fleet.settings())  # cache-first
     jobs = [request(f"Answered by the producer on {topology.name}, {n}") for n in range(6)]
     assert all(o.ok for o in producer.run_batch(jobs, timeout_s=60))  # the workers fill L2
     before = producer_hits(nodes)
