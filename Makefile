@@ -87,4 +87,4 @@ faults: $(STAMP)
 	LLMIX_RECORD_RELIABILITY=1 $(BIN)/pytest -m faults tests/faults -q
 
 reliability: $(STAMP)
-	$(BIN)/python -m llmix_workers.testing.reliability_report
+	$(BIN)/python -m docgen.reliability

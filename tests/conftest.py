@@ -17,12 +17,10 @@ from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.redis_cluster import PrivateCluster
 from llmix_workers.testing.redis_server import PrivateRedis
-from llmix_workers.testing.topology import (
-    TOPOLOGIES,
-    Topology,
-    TopologyServers,
-    TopologyUnavailable,
-)
+from llmix_workers.testing.topology import TopologyServers
+
+#: pytester runs a user's test session against the package's own plugin (tests/unit/test_plugin.py).
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(scope="session")
@@ -88,18 +86,10 @@ def _workers_of(funcargs: dict[str, object]) -> list[LocalWorker]:
 
 
 @pytest.fixture(scope="session")
-def topology_servers() -> Iterator[TopologyServers]:
-    """The servers behind every topology, started when a test first needs them."""
-    servers = TopologyServers()
-    yield servers
-    servers.close()
-
-
-@pytest.fixture(scope="session")
-def cluster(topology_servers: TopologyServers) -> PrivateCluster:
+def cluster(llmix_topology_servers: TopologyServers) -> PrivateCluster:
     """The session's 3-primary Redis Cluster (the cluster topology's)."""
     try:
-        return topology_servers.cluster()
+        return llmix_topology_servers.cluster()
     except ConfigError as exc:
         pytest.fail(f"these tests need redis-server and redis-cli with cluster support: {exc}")
 
@@ -109,26 +99,3 @@ def cluster_url(cluster: PrivateCluster) -> str:
     """The cluster's URL, every node emptied first."""
     cluster.flush()
     return cluster.url
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A module that asks for ``topology`` runs once per topology (a whole module per
-    topology, on empty servers), or on the one its ``TOPOLOGY`` names."""
-    if "topology" in metafunc.fixturenames:
-        one = getattr(metafunc.module, "TOPOLOGY", None)
-        names = [one] if one else list(TOPOLOGIES)
-        metafunc.parametrize("topology", names, indirect=True, scope="module")
-
-
-@pytest.fixture(scope="module")
-def topology(request: pytest.FixtureRequest, topology_servers: TopologyServers) -> Topology:
-    """A topology of the matrix (standalone, Sentinel, Cluster, RabbitMQ): see
-    :func:`pytest_generate_tests`."""
-    try:
-        return topology_servers.topology(request.param)
-    except TopologyUnavailable as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{exc}; CI=true makes this a failure")
-        pytest.skip(str(exc))
-    except ConfigError as exc:
-        pytest.fail(f"the {request.param} topology needs its servers: {exc}")

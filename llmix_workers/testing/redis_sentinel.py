@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import redis
 
 from llmix_workers.errors import ConfigError
 from llmix_workers.testing.redis_server import PrivateRedis, local_client
+from llmix_workers.testing.server import PrivateServer
 
 
-class PrivateSentinel:
+class PrivateSentinel(PrivateServer):
     """A monitored primary + replica and ``sentinels`` sentinels (quorum 2). Context manager."""
 
     def __init__(
@@ -48,7 +48,7 @@ class PrivateSentinel:
         hosts = ",".join(f"127.0.0.1:{sentinel.port}" for sentinel in self.sentinels)
         return f"redis+sentinel://{hosts}/{self.service}"
 
-    def start(self, timeout_s: float = 30.0) -> PrivateSentinel:
+    def start(self, timeout_s: float = 30.0) -> Self:
         """Start the servers; return once the replica is in sync and every sentinel sees the
         replica and the other sentinels.
 
@@ -164,14 +164,3 @@ class PrivateSentinel:
     def close(self) -> None:
         for server in (*self.sentinels, self.replica, self.primary):
             server.close()
-
-    def __enter__(self) -> PrivateSentinel:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from docgen.reliability import ScenarioRecord
 from llmix_workers.producer import CompletionProducer, JobOutcome
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.redis_server import PrivateRedis, free_port
-from llmix_workers.testing.reliability_report import ScenarioRecord
 from llmix_workers.wiring.fleet import build_fleet_control
 from tests.celery.jobs import request
 from tests.faults.conftest import Record

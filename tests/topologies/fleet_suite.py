@@ -46,8 +46,8 @@ FLEET_ENV = {
 
 
 @pytest.fixture(scope="module")
-def fleet(topology: Topology) -> Iterator[LocalFleet]:
-    with topology.fleet(worker_env=FLEET_ENV) as local:
+def fleet(llmix_topology: Topology) -> Iterator[LocalFleet]:
+    with llmix_topology.fleet(worker_env=FLEET_ENV) as local:
         local.add_worker("w1", queues="llmix,w1", concurrency=4, metrics_port=free_port())
         local.add_worker("w2", queues="llmix,w2", pool="prefork", concurrency=2,
                          metrics_port=free_port())  # fmt: skip
@@ -89,11 +89,15 @@ def test_the_nodes_are_live_and_ready(nodes: list[LocalWorker]) -> None:
         assert probe(node, "/healthz") == 200
 
 
-def test_enqueue_wait_answers_through_the_cache(fleet: LocalFleet, topology: Topology) -> None:
+def test_enqueue_wait_answers_through_the_cache(
+    fleet: LocalFleet, llmix_topology: Topology
+) -> None:
     assert fleet.stub is not None
     before = fleet.stub.calls()["total"]
     for attempt in ("miss", "hit"):
-        done = cli(fleet, "enqueue", f"Hello from {topology.name}", "--wait", "--no-cache-first")
+        done = cli(
+            fleet, "enqueue", f"Hello from {llmix_topology.name}", "--wait", "--no-cache-first"
+        )
         assert done.returncode == 0, f"{attempt}: {done.stderr[-800:]}"
     assert fleet.stub.calls()["total"] == before + 1  # the second was a hit
 
@@ -179,12 +183,12 @@ def producer_hits(nodes: list[LocalWorker]) -> float:
 
 
 def test_producer_hits_are_counted_once_by_the_fleet(
-    fleet: LocalFleet, nodes: list[LocalWorker], topology: Topology
+    fleet: LocalFleet, nodes: list[LocalWorker], llmix_topology: Topology
 ) -> None:
     """Jobs a cache-first producer answers are counted where Prometheus scrapes, once in the
     fleet (defect 3): as ``producer_hit`` lookups and completions on one worker process."""
     producer = CompletionProducer(fleet.settings())  # cache-first
-    jobs = [request(f"Answered by the producer on {topology.name}, {n}") for n in range(6)]
+    jobs = [request(f"Answered by the producer on {llmix_topology.name}, {n}") for n in range(6)]
     assert all(o.ok for o in producer.run_batch(jobs, timeout_s=60))  # the workers fill L2
     before = producer_hits(nodes)
     again = producer.run_batch(jobs, timeout_s=60)

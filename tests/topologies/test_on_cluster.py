@@ -27,11 +27,11 @@ def keys_per_node(cluster: PrivateCluster, pattern: str) -> list[int]:
 
 
 def test_fleet_keys_live_on_one_node_and_entries_on_several(
-    fleet: LocalFleet, producer: CompletionProducer, topology_servers: TopologyServers
+    fleet: LocalFleet, producer: CompletionProducer, llmix_topology_servers: TopologyServers
 ) -> None:
     for n in range(12):
         producer.complete(request(f"Spread {n}."), queue="w1")
-    cluster = topology_servers.cluster()
+    cluster = llmix_topology_servers.cluster()
     assert sum(1 for count in keys_per_node(cluster, "llmix:resp:v2:*") if count) >= 2
     fleet_keys = keys_per_node(cluster, FleetKeys.for_prefix("llmix:resp:v2:").root + "*")
     assert fleet_keys.count(0) == 2 and max(fleet_keys) >= 1  # the members set, one slot

@@ -45,9 +45,9 @@ def pool_retries(pool: Any) -> int:
 
 @pytest.mark.parametrize("name", ["standalone", "sentinel", "cluster"])
 def test_every_role_and_backend_gets_the_retry_policy(
-    name: str, topology_servers: TopologyServers
+    name: str, llmix_topology_servers: TopologyServers
 ) -> None:
-    topology = topology_servers.topology(name)
+    topology = llmix_topology_servers.topology(name)
     settings = load_settings(redis={"url": topology.redis_url})
     assert POLICY == 0
     for role in ("cache", "fleet", "control", "budget"):

@@ -2,7 +2,7 @@
 
 ``tests/faults`` records a :class:`ScenarioRecord` per scenario and :func:`merge_records` writes
 them into ``docs/explanations/reliability.json`` (by scenario name: a partial run updates only
-what it ran). ``python -m llmix_workers.testing.reliability_report [json] [markdown]``
+what it ran). ``python -m docgen.reliability [json] [markdown]``
 (``make reliability``) renders ``docs/explanations/reliability.md``, a page of the documentation
 site, from that file; nothing in the page is typed by hand.
 """
@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-DOCS: Final = Path(__file__).resolve().parents[2] / "docs" / "explanations"
+DOCS: Final = Path(__file__).resolve().parents[1] / "docs" / "explanations"
 JSON_PATH: Final = DOCS / "reliability.json"
 MARKDOWN_PATH: Final = DOCS / "reliability.md"
 
