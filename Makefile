@@ -47,11 +47,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/telemetry_bench.py
 	$(BIN)/python bench/batch_bench.py
 	$(BIN)/python bench/chunk_bench.py
+	$(BIN)/python bench/inflight_bench.py
 
 # docs/performance.md, its plots and performance.json: the full runs take several minutes.
 performance: $(STAMP)
 	$(BIN)/python bench/batch_bench.py --record
 	$(BIN)/python bench/chunk_bench.py --record
+	$(BIN)/python bench/inflight_bench.py --record
 	$(BIN)/python bench/scale_bench.py
 
 # The page and plots again from the committed performance.json, without measuring.

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from inflight_section import inflight
+
 Plot = Callable[..., str]
 Table = Callable[[list[str], list[list[Any]]], str]
 
@@ -251,4 +253,5 @@ SECTIONS = [
     ("scale_clear_keys", clear_keys),
     ("scale_memory", memory),
     ("scale_lookup", lookup),
+    ("inflight", inflight),
 ]

@@ -12,6 +12,7 @@ from llmix_workers.cli.group import CONTEXT, friendly_errors, settings_from
 from llmix_workers.cli.urls import masked_key, masked_url
 from llmix_workers.errors import ConfigError
 from llmix_workers.settings import Settings
+from llmix_workers.settings.sizing import sized_llm, sized_redis
 
 
 @click.command("settings", context_settings=CONTEXT)
@@ -19,13 +20,19 @@ from llmix_workers.settings import Settings
 @friendly_errors
 def show_settings(ctx: click.Context) -> None:
     """Print the settings in effect as JSON: URLs as used (passwords masked), found API keys
-    (masked, with where they came from)."""
+    (masked, with where they came from), pool sizes as worked out from the concurrency."""
     click.echo(orjson.dumps(effective(settings_from(ctx)), option=orjson.OPT_INDENT_2).decode())
 
 
 def effective(settings: Settings, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """The settings as JSON, URLs resolved to the ones in effect, secrets masked."""
+    """The settings as JSON, URLs resolved to the ones in effect, secrets masked, unset pool
+    sizes as they follow the concurrency."""
     env = dict(os.environ) if env is None else env
+    sized = {
+        "redis": sized_redis(settings.redis, settings.worker),
+        "llm": sized_llm(settings.llm, settings.worker),
+    }
+    settings = settings.model_copy(update=sized)
     dumped: dict[str, Any] = settings.model_dump(mode="json")
     dumped["redis"]["url"] = _shown(settings.redis_url)
     dumped["fleet"]["redis_url"] = _shown(settings.fleet_redis_url)

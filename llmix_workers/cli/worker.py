@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 from llmix_workers.cli.group import CONTEXT, friendly_errors, settings_from
+from llmix_workers.settings.sections import MAX_CONCURRENCY
 
 
 @click.command("worker", context_settings=CONTEXT)
 @click.option("--pool", type=click.Choice(["threads", "prefork", "solo"]), default=None,
               help="Worker pool (default: worker.pool, threads).")  # fmt: skip
-@click.option("-c", "--concurrency", type=click.IntRange(1, 1000), default=None,
+@click.option("-c", "--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=None,
               help="Threads or child processes (default: worker.concurrency).")  # fmt: skip
 @click.option("-n", "--hostname", default=None, help="Node name, e.g. w1@%h.")
 @click.option(
@@ -35,6 +36,7 @@ def worker(
     max_tasks_per_child: int | None,
 ) -> None:
     """Start a Celery worker that runs completion jobs through the cache."""
+    from llmix_workers.settings.sizing import check_pool_sizes
     from llmix_workers.worker.app import check_redis_credentials, create_app
 
     settings = settings_from(ctx)
@@ -47,6 +49,7 @@ def worker(
     # The settings say what runs (``llmix-workers workers`` reports them).
     section = settings.worker.model_copy(update={"pool": pool, "concurrency": concurrency})
     settings = settings.model_copy(update={"worker": section})
+    check_pool_sizes(settings.redis, settings.llm, settings.worker)
     # Celery lets the app's configuration win over --pool, so both are set here.
     app = create_app(settings, worker_pool=pool, worker_concurrency=concurrency)
     argv = [

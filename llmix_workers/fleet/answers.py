@@ -72,6 +72,17 @@ class FleetCounts(Protocol):
         ...
 
 
+def hand_over(counts: FleetCounts, results: Iterable[Any], answers: Iterable[Any]) -> None:
+    """Give ``counts`` the clear results and producer answers a sync took (bytes or text)."""
+    for result in results:
+        counts.clear_result(result.decode() if isinstance(result, bytes) else str(result))
+    for raw in answers:
+        try:
+            counts.producer_answered(Answered.from_wire(raw))
+        except ValueError as exc:
+            logger.warning("producer answers item not counted: %s", exc)
+
+
 class AnswerLog:
     """The producer's side: lists what it answered. Thread-safe; errors are logged, not raised."""
 

@@ -5,8 +5,9 @@
 -- reads the state; and takes up to ARGV[7] fleet clear results and producer answers to count.
 -- KEYS: epoch, epoch_born, generation, blocked, members, member key, clear results,
 --       producer answers
--- ARGV: member id, held tag ("" for none), member TTL ms, candidate epoch, held epoch ("" for
---       none), held generation (-1 for none), items of each list to take (0 for none)
+-- ARGV: member id, held tag and L1 entries dropped ("" for none), member TTL ms, candidate
+--       epoch, held epoch ("" for none), held generation (-1 for none), items of each list to
+--       take (0 for none)
 -- Returns {epoch, generation, blocked (0/1), clear results taken, producer answers taken}
 -- (the lists taken may be empty)
 local t = redis.call('TIME')

@@ -43,8 +43,6 @@ CLEAR_RESULTS_KEPT = 1000
 CLEAR_RESULTS_TTL_S = 86_400
 #: How often a clear re-reads the members' stamps while waiting for them.
 POLL_S = 0.05
-#: How long a clear waits for the answers of members already serving the new generation.
-REPLY_GRACE_S = 1.0
 
 
 class FleetControl:
@@ -147,8 +145,8 @@ class FleetControl:
         self.client.publish(self.keys.events, orjson.dumps(event))
         answers: dict[str, dict[str, Any]] = {}
         while True:
-            stamps = self.roster.stamps()
-            pending = {m for m, tag in stamps.items() if tag is not None and not target.admits(tag)}
+            held = self.roster.held()
+            pending = {m for m, h in held.items() if h is not None and not target.admits(h[0])}
             left = deadline - time.monotonic()
             if not pending or left <= 0:
                 break
@@ -156,23 +154,15 @@ class FleetControl:
             if popped is not None:
                 _take(answers, popped[1])
         elapsed = time.perf_counter() - started
-        # Members answer the message right after publishing their stamp: give the answers
-        # (how many L1 entries each dropped) a moment to arrive; the verdict is already made.
-        unanswered = {m for m, tag in stamps.items() if tag and m not in pending} - set(answers)
-        grace = min(deadline, time.monotonic() + REPLY_GRACE_S)
-        while unanswered and (left := grace - time.monotonic()) > 0:
-            popped = self.client.blpop([reply_key], timeout=max(0.01, min(left, POLL_S)))
-            if popped is not None:
-                unanswered.discard(_take(answers, popped[1]))
         for raw in self.client.lrange(reply_key, 0, -1):  # late or unexpected answers
             _take(answers, raw)
-        self.client.delete(reply_key)
-        current = {m for m, tag in stamps.items() if tag is not None and target.admits(tag)}
-        for member in current - set(answers):  # serves the new generation, answered no message
-            node, _, pid = member.rpartition("|")
-            answers[member] = {"node": node, "pid": int(pid) if pid.isdigit() else pid,
-                               "dropped": 0, "generation": target.generation}  # fmt: skip
-        expired = sorted(m for m, tag in stamps.items() if tag is None and m not in answers)
+        self.client.expire(reply_key, 60)  # answers still on their way land, then go
+        for member, h in held.items():  # serves the new generation; its key says what it dropped
+            if h is not None and member not in answers and target.admits(h[0]):
+                node, _, pid = member.rpartition("|")
+                answers[member] = {"node": node, "pid": int(pid) if pid.isdigit() else pid,
+                                   "dropped": h[1], "generation": target.generation}  # fmt: skip
+        expired = sorted(m for m, h in held.items() if h is None and m not in answers)
         acks = [answers[m] for m in sorted(answers) if m not in pending]
         return acks, expired, sorted(pending), elapsed
 

@@ -39,7 +39,7 @@ import redis
 
 from llmix_workers.cache.backend import L1Owner
 from llmix_workers.cache.stamp import Stamp
-from llmix_workers.fleet.answers import Answered, FleetCounts
+from llmix_workers.fleet.answers import FleetCounts, hand_over
 from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.topology.clients import REDIS_ERRORS
 from llmix_workers.topology.outage import Outage
@@ -94,6 +94,7 @@ class FleetMember:
         self._monotonic = monotonic
         self._check_at = -math.inf  # when the next inline check is due
         self._lease_until = -math.inf
+        self._lease_lost = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -181,6 +182,9 @@ class FleetMember:
             raise
         self._outage.answered()
         self.blocked = blocked
+        if self._lease_lost:
+            self._lease_lost = False
+            logger.warning("fleet lease regained: serving from the caches again")
         self._lease_until = started + self._lease_s
         self._check_at = started + self._interval_s
         return dropped
@@ -191,13 +195,32 @@ class FleetMember:
         epoch, generation, blocked, taken, answers = self._check(
             keys=[keys.epoch, keys.epoch_born, keys.generation, keys.blocked, keys.members,
                   keys.member(self.member), keys.clear_results, keys.producer_answers],
-            args=[self.member, held.tag or "" if held else "", self._ttl_ms, uuid.uuid4().hex[:16],
+            args=[self.member, self._published(held), self._ttl_ms, uuid.uuid4().hex[:16],
                   held.epoch if held else "", held.generation if held else -1,
                   TAKEN_PER_SYNC if counts is not None else 0],
         )  # fmt: skip
         if counts is not None:
-            _count(counts, taken or (), answers or ())
+            hand_over(counts, taken or (), answers or ())
         return _text(epoch), int(generation), bool(int(blocked))
+
+    def _note_lease(self) -> None:
+        """Say once when the lease runs out while checks fail (from the fleet thread)."""
+        if not self._lease_lost and self.stamp is not None:
+            if self._monotonic() >= self._lease_until:
+                self._lease_lost = True
+                logger.warning(
+                    "fleet lease lost: the fleet's Redis has not answered for %.1f s; every "
+                    "lookup is a miss until a check succeeds",
+                    self._lease_s,
+                )
+
+    def _published(self, held: Stamp | None) -> str:
+        """What the membership key says: the tag served under and the L1 entries dropped when
+        this process adopted it (``"<epoch>:<generation> <dropped>"``), or ``""``."""
+        if held is None or held.tag is None:
+            return ""
+        dropped = self._dropped_at[1] if self._dropped_at[0] == held.generation else 0
+        return f"{held.tag} {dropped}"
 
     def _adopt(self, stamp: Stamp) -> int:
         """Serve under ``stamp`` from now on and drop L1; the caller holds the lock."""
@@ -227,6 +250,7 @@ class FleetMember:
                     self._handle(orjson.loads(message["data"]))
             except _FAILURES as exc:
                 logger.debug("fleet listener: %s; reconnecting", exc)
+                self._note_lease()
                 _close(pubsub)
                 pubsub = None
                 self._stop.wait(min(self._interval_s, 1.0))
@@ -257,16 +281,6 @@ class FleetMember:
         pipe.rpush(self.keys.replies(request_id), orjson.dumps(body))
         pipe.expire(self.keys.replies(request_id), REPLY_TTL_S)
         pipe.execute()
-
-
-def _count(counts: FleetCounts, taken: Any, answers: Any) -> None:
-    for result in taken:
-        counts.clear_result(_text(result))
-    for raw in answers:
-        try:
-            counts.producer_answered(Answered.from_wire(raw))
-        except ValueError as exc:
-            logger.warning("producer answers item not counted: %s", exc)
 
 
 def _text(value: Any) -> str:

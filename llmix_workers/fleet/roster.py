@@ -61,11 +61,17 @@ class Roster:
     def stamps(self) -> dict[str, str | None]:
         """Every member of the set: the tag of the stamp it serves under (``""`` while it holds
         none), or ``None`` when its key is gone (its lease has certainly run out)."""
+        return {m: None if held is None else held[0] for m, held in self.held().items()}
+
+    def held(self) -> dict[str, tuple[str, int] | None]:
+        """Every member of the set: the tag it serves under and the L1 entries it dropped when it
+        adopted it, or ``None`` when its key is gone."""
         members = [_text(m) for m in self.client.zrange(self.keys.members, 0, -1)]
         if not members:
             return {}
         values = self.client.mget([self.keys.member(m) for m in members])
-        return {m: None if v is None else _text(v) for m, v in zip(members, values, strict=True)}
+        return {m: None if v is None else _parse(_text(v))
+                for m, v in zip(members, values, strict=True)}  # fmt: skip
 
     def live(self) -> list[str]:
         """``node|pid`` of every process whose membership key is alive."""
@@ -76,6 +82,11 @@ class Roster:
         :meth:`state`)."""
         raw: list[tuple[Any, float]] = self.client.zrange(self.keys.members, 0, -1, withscores=True)  # type: ignore[assignment]
         return {_text(m): max(0.0, (now_ms - float(score)) / 1000) for m, score in raw}
+
+
+def _parse(value: str) -> tuple[str, int]:
+    tag, _, dropped = value.partition(" ")
+    return tag, int(dropped) if dropped.isdigit() else 0
 
 
 def _text(value: Any) -> str:

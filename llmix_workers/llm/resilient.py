@@ -21,6 +21,7 @@ from llmix_workers.llm.client import LLMClient
 from llmix_workers.llm.request import LLMRequest, LLMResult
 from llmix_workers.llm.retry import RetryPolicy
 from llmix_workers.settings import LLMSettings
+from llmix_workers.settings.sizing import window_ceiling
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,9 @@ class ResilientClient:
     def from_settings(
         cls, inner: LLMClient, settings: LLMSettings, **seams: object
     ) -> ResilientClient:
-        """A client configured by the ``[llm]`` settings; ``seams`` are clock/sleep/random."""
+        """A client configured by the ``[llm]`` settings; ``seams`` are clock/sleep/random. An
+        unset ``concurrency_initial`` follows the default worker section (see
+        :func:`~llmix_workers.settings.sizing.window_ceiling`)."""
         policy = RetryPolicy(
             max_attempts=settings.max_attempts,
             max_inline_wait_s=settings.max_inline_wait_s,
@@ -94,7 +97,7 @@ class ResilientClient:
             policy=policy,
             breaker_failure_threshold=settings.breaker_failure_threshold,
             breaker_cooldown_s=settings.breaker_cooldown_s,
-            concurrency_initial=settings.concurrency_initial,
+            concurrency_initial=window_ceiling(settings),
             concurrency_min=settings.concurrency_min,
             **seams,  # type: ignore[arg-type]
         )

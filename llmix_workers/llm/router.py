@@ -1,7 +1,8 @@
 """ProviderRouter: one LLMClient for every provider, each built on first use.
 
-It owns the process's HTTP connection pool (one ``httpx.Client``, keep-alive, timeouts from
-``[llm]``) and one key pool per provider, so a key retired in one call stays retired for all.
+It owns the process's HTTP connection pool (one :class:`~llmix_workers.llm.http.HTTPPool`,
+keep-alive, timeouts from ``[llm]``) and one key pool per provider, so a key retired in one call
+stays retired for all.
 """
 
 from __future__ import annotations
@@ -11,21 +12,22 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-import httpx
-
 from llmix_workers.llm.client import LLMClient
+from llmix_workers.llm.http import HTTPPool
 from llmix_workers.llm.key_pool import KeyPool
 from llmix_workers.llm.providers.context import ProviderContext
 from llmix_workers.llm.registry import ProviderRegistry
 from llmix_workers.llm.request import LLMRequest, LLMResult
 from llmix_workers.settings import LLMSettings
+from llmix_workers.settings.sizing import http_connections
 
 
 class ProviderRouter:
     """Routes each request to the provider it names. Thread-safe.
 
     ``env`` is where keys fall back to (``os.environ`` when ``None``, read when a provider is
-    first built); ``transport`` replaces httpx's network transport.
+    first built). An unset ``max_connections`` follows the default worker section
+    (:func:`~llmix_workers.llm.factory.build_llm_client` passes settings sized for the real one).
     """
 
     def __init__(
@@ -34,7 +36,6 @@ class ProviderRouter:
         *,
         registry: ProviderRegistry | None = None,
         env: Mapping[str, str] | None = None,
-        transport: httpx.BaseTransport | None = None,
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -43,13 +44,10 @@ class ProviderRouter:
         self._env = os.environ if env is None else env
         self._wall_clock = wall_clock
         self._monotonic = monotonic
-        self.http = httpx.Client(
-            timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
-            limits=httpx.Limits(
-                max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_connections,
-            ),
-            transport=transport,
+        self.http = HTTPPool(
+            max_connections=http_connections(settings),
+            timeout_s=settings.timeout_s,
+            connect_timeout_s=settings.connect_timeout_s,
         )
         self._providers: dict[str, LLMClient] = {}
         self._lock = threading.Lock()

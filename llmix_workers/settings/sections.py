@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -20,6 +20,11 @@ from llmix_workers.errors import ConfigError
 from llmix_workers.topology.url import SCHEMES, parse_redis_url
 
 REDIS_SCHEMES = frozenset(SCHEMES)
+#: The most threads (or child processes) a worker node runs.
+MAX_CONCURRENCY: Final = 1024
+#: Redis connections a worker process keeps beside one per task thread: a clear's SCAN/UNLINK
+#: and the commands of its other threads (see :mod:`llmix_workers.settings.sizing`).
+REDIS_SPARE_CONNECTIONS: Final = 8
 BROKER_SCHEMES = REDIS_SCHEMES | {"amqp", "amqps", "pyamqp"}
 
 
@@ -68,7 +73,9 @@ class RedisSettings(_Section):
     url: RedisUrl = None
     socket_timeout_s: float = Field(0.25, gt=0, le=60)
     connect_timeout_s: float = Field(0.25, gt=0, le=60)
-    max_connections: int = Field(64, ge=1, le=10_000)
+    #: L2 connections per process; ``None`` follows the worker: one per task thread plus
+    #: :data:`REDIS_SPARE_CONNECTIONS` (:func:`~llmix_workers.settings.sizing.sized_redis`).
+    max_connections: int | None = Field(None, ge=1, le=100_000)
     protocol: Literal[2, 3] = 2
 
 
@@ -141,7 +148,9 @@ class LLMSettings(_Section):
 
     timeout_s: float = Field(60.0, gt=0, le=3600)
     connect_timeout_s: float = Field(5.0, gt=0, le=600)
-    max_connections: int = Field(100, ge=1, le=10_000)
+    #: Keep-alive connections per provider host and process; ``None`` follows the worker: one
+    #: per task thread (:func:`~llmix_workers.settings.sizing.sized_llm`).
+    max_connections: int | None = Field(None, ge=1, le=100_000)
     api_keys: dict[str, SecretStr] = Field(default_factory=dict)
     base_urls: dict[str, str] = Field(default_factory=dict)
     custom_providers: dict[str, str] = Field(default_factory=dict)
@@ -151,7 +160,9 @@ class LLMSettings(_Section):
     retry_after_cap_s: float = Field(60.0, ge=0, le=3600)
     breaker_failure_threshold: int = Field(3, ge=1, le=1000)
     breaker_cooldown_s: float = Field(30.0, gt=0, le=3600)
-    concurrency_initial: int = Field(32, ge=1, le=10_000)
+    #: The AIMD window's start and ceiling per provider and process; ``None`` follows the
+    #: worker: one per task thread, at least ``concurrency_min``.
+    concurrency_initial: int | None = Field(None, ge=1, le=100_000)
     concurrency_min: int = Field(4, ge=1, le=10_000)
     anthropic_version: str = Field("2023-06-01", min_length=1)
     anthropic_max_tokens: int = Field(4096, ge=1)
@@ -170,7 +181,7 @@ class LLMSettings(_Section):
     @classmethod
     def _min_below_initial(cls, value: int, info: ValidationInfo) -> int:
         initial = info.data.get("concurrency_initial")
-        if initial is not None and value > initial:
+        if initial is not None and value > initial:  # unset, it follows: never below the floor
             raise ValueError(f"must not exceed concurrency_initial ({initial})")
         return value
 
@@ -182,7 +193,7 @@ class WorkerSettings(_Section):
     result_backend: BrokerUrl = None
     queue: str = Field("llmix", min_length=1, max_length=200)
     pool: Literal["threads", "prefork", "solo"] = "threads"
-    concurrency: int = Field(16, ge=1, le=1000)
+    concurrency: int = Field(16, ge=1, le=MAX_CONCURRENCY)
     prefetch_multiplier: int = Field(4, ge=1, le=1000)
     task_time_limit_s: float = Field(300.0, gt=0, le=86_400)
     task_soft_time_limit_s: float = Field(270.0, gt=0, le=86_400)

@@ -16,6 +16,7 @@ from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.fleet.view import FleetView
 from llmix_workers.jobs.cache_first import CacheFirst
 from llmix_workers.settings import RedisSettings, Settings
+from llmix_workers.settings.sizing import sized_redis
 from llmix_workers.topology.outage import Outage
 from llmix_workers.topology.url import parse_redis_url
 from llmix_workers.wiring.hooks import Hooks, NoHooks
@@ -25,7 +26,8 @@ from llmix_workers.wiring.redis import redis_for
 def l2_backend(redis: RedisSettings, *, socket_timeout_s: float | None = None) -> L2Backend:
     """The L2 backend of ``redis.url``'s topology: :class:`RedisClusterL2` for a cluster,
     :class:`RedisL2` otherwise (standalone or Sentinel), with the section's timeouts (the
-    socket timeout replaced by ``socket_timeout_s`` when given). Nothing connects yet.
+    socket timeout replaced by ``socket_timeout_s`` when given) and pool size (a worker passes
+    the section sized for its concurrency: :func:`cache_redis`). Nothing connects yet.
 
     Raises:
         L2Unavailable: no Redis URL is configured.
@@ -35,6 +37,12 @@ def l2_backend(redis: RedisSettings, *, socket_timeout_s: float | None = None) -
     url = redis.url.get_secret_value()
     backend = RedisClusterL2 if parse_redis_url(url).kind == "cluster" else RedisL2
     return backend(url, **l2_options(redis, socket_timeout_s=socket_timeout_s))
+
+
+def cache_redis(settings: Settings) -> RedisSettings:
+    """The ``[redis]`` section with ``max_connections`` worked out from the worker's
+    concurrency when unset (every task thread keeps an L2 connection)."""
+    return sized_redis(settings.redis, settings.worker)
 
 
 def l2_options(redis: RedisSettings, *, socket_timeout_s: float | None = None) -> dict[str, Any]:
@@ -66,7 +74,7 @@ def build_response_cache(
     if strategy is None:
         return None
     if strategy != "memory" and l2 is None:
-        l2 = l2_backend(settings.redis)
+        l2 = l2_backend(cache_redis(settings))
     if l2 is not None:
         l2 = (hooks or NoHooks()).wrap_l2(l2)
     return TwoTierCache(strategy, settings.cache, l2=l2, invalidator=invalidator, outage=outage)
@@ -83,6 +91,6 @@ def build_cache_first(settings: Settings) -> CacheFirst | None:
         return None
     keys = FleetKeys.for_prefix(settings.cache.key_prefix)
     fleet = redis_for(settings, "fleet")
-    cache = TwoTierCache(strategy, settings.cache, l2=l2_backend(settings.redis),
+    cache = TwoTierCache(strategy, settings.cache, l2=l2_backend(cache_redis(settings)),
                          invalidator=FleetView(fleet, keys))  # fmt: skip
     return CacheFirst(cache, answers=AnswerLog(fleet, keys))

@@ -10,7 +10,7 @@ from llmix_workers.fleet.lock import FleetLock
 from llmix_workers.fleet.member import Describe, FleetMember
 from llmix_workers.settings import Settings
 from llmix_workers.topology.outage import Outage
-from llmix_workers.wiring.cache import l2_backend
+from llmix_workers.wiring.cache import cache_redis, l2_backend
 from llmix_workers.wiring.redis import CONTROL_TIMEOUT_S, redis_for
 
 
@@ -47,5 +47,5 @@ def build_fleet_control(settings: Settings) -> FleetControl:
         ConfigError: no Redis URL is configured.
     """
     client = redis_for(settings, "control")
-    l2 = l2_backend(settings.redis, socket_timeout_s=CONTROL_TIMEOUT_S)
+    l2 = l2_backend(cache_redis(settings), socket_timeout_s=CONTROL_TIMEOUT_S)
     return FleetControl(client, l2, cache=settings.cache, fleet=settings.fleet)

@@ -21,6 +21,7 @@ import redis
 
 from llmix_workers.errors import ConfigError
 from llmix_workers.settings import Settings
+from llmix_workers.settings.sizing import redis_connections_needed
 from llmix_workers.topology.clients import ping, redis_client
 from llmix_workers.topology.outage import Outage
 
@@ -38,8 +39,9 @@ def role_url(settings: Settings, role: RedisRole) -> str | None:
 
 def redis_for(settings: Settings, role: RedisRole) -> redis.Redis:
     """A redis-py client of the URL's topology for ``role`` (see the module docstring), with the
-    project's retry policy. Standalone and Sentinel clients connect on first use; a cluster
-    client fetches the slot map now.
+    project's retry policy and a pool of one connection per task thread of a worker process and
+    a few more (every thread may hold the fleet lock's round trip at once). Standalone and
+    Sentinel clients connect on first use; a cluster client fetches the slot map now.
 
     Raises:
         ConfigError: no Redis URL is configured for the role, or no cluster seed node answered.
@@ -51,7 +53,8 @@ def redis_for(settings: Settings, role: RedisRole) -> redis.Redis:
     section = settings.redis
     timeout_s = CONTROL_TIMEOUT_S if role == "control" else section.socket_timeout_s
     return redis_client(url, socket_timeout_s=timeout_s,
-                        connect_timeout_s=section.connect_timeout_s)  # fmt: skip
+                        connect_timeout_s=section.connect_timeout_s,
+                        max_connections=redis_connections_needed(settings.worker))  # fmt: skip
 
 
 def ping_role(settings: Settings, role: RedisRole, *, timeout_s: float) -> None:

@@ -9,6 +9,7 @@ from celery import Celery
 
 from llmix_workers.errors import ConfigError
 from llmix_workers.settings import Settings
+from llmix_workers.settings.sizing import redis_connections_needed
 from llmix_workers.topology.broker import celery_transport
 from llmix_workers.topology.clients import REDIS_ERRORS, ping
 from llmix_workers.topology.url import SCHEMES
@@ -65,6 +66,8 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
             "unacked_restore_throttle": 1,
             "socket_timeout": 30,
             "socket_connect_timeout": 5,
+            # kombu's Redis channel pool (10 by default): every task thread may ack at once.
+            "max_connections": redis_connections_needed(worker),
             **broker.pop("broker_transport_options", {}),
         },
         result_backend_transport_options={
@@ -100,7 +103,8 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
         worker_enable_remote_control=True,
         worker_consumer="llmix_workers.worker.consumer:LlmixConsumer",
         broker_pool_limit=max(10, worker.concurrency),
-        redis_max_connections=None,
+        # The Redis result backend's pool (redis-py caps an unsized one at 100).
+        redis_max_connections=redis_connections_needed(worker),
     )
     app.conf.update(conf)
     app.steps["consumer"].add(HealthBeat)

@@ -13,6 +13,10 @@ from llmix_workers.wiring.fleet import build_fleet_control
 from llmix_workers.worker.requeue import RequeuePlan
 from llmix_workers.worker.runtime import runtime_for
 
+#: Characters of a job's output in Celery's "succeeded" log line. Celery renders the output with
+#: its saferepr whatever the log level (~0.2 ms for a whole output, a twentieth of a cache
+#: miss's CPU); the output is the caller's, the line only says which job finished.
+RESULT_LOG_CHARS: Final = 64
 #: Celery task names: explicit and stable, never the import path.
 TASK_COMPLETE: Final = "llmix.complete"
 #: Returns its argument: the benchmark's baseline on the same broker and pool.
@@ -33,6 +37,7 @@ def register(app: Celery) -> None:
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,
+        resultrepr_maxsize=RESULT_LOG_CHARS,
     )
     def complete(
         self: Task, payload: Any, requeues: int = 0, circuit_wait_s: float = 0.0

@@ -197,7 +197,7 @@ def test_breaker_opens_after_three_failing_sequences_and_recovers(
 def test_429_rate_limit_headers_halve_the_window_and_ok_headers_steer_it(
     stub: StubProvider, make_client: ClientFactory
 ) -> None:
-    client = make_client()
+    client = make_client(concurrency_initial=32)  # the window of the LLMix scenarios
     headers = {"x-ratelimit-remaining-requests": "25", "x-ratelimit-limit-requests": "500"}
     stub.script(429, {"kind": "ok", "headers": headers})
     result = client.complete(ask())

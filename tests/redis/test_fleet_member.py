@@ -3,6 +3,7 @@ stamps, and what a member does when Redis loses its data."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from llmix_workers.settings import CacheSettings
 from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.redis_server import PrivateRedis
 from llmix_workers.testing.relay import TcpRelay
+from llmix_workers.testing.waiting import eventually
 from tests.redis.fleet_seats import FAST, KEY, KEYS, STEADY, client_via, control, seat
 
 
@@ -80,7 +82,8 @@ def test_a_moved_generation_drops_l1_and_is_published_at_once(
     assert member.sync() == 1  # one L1 entry dropped
     assert cache.get(KEY) is MISS and l2.get(KEY) is not MISS
     assert member.stamp is not None
-    assert client.get(KEYS.member(member.member)) == member.stamp.tag.encode()  # type: ignore[union-attr]
+    published = f"{member.stamp.tag} 1".encode()  # the stamp served, and the entries dropped
+    assert client.get(KEYS.member(member.member)) == published
 
 
 def test_membership_is_judged_by_redis_clock_not_the_hosts(
@@ -163,3 +166,22 @@ def test_a_frozen_fleet_redis_costs_one_timeout_per_interval_not_one_per_job(
         redis_server.resume()
     # at most one attempt per interval while frozen (plus the one in flight at the start)
     assert 1 <= len(attempts) <= elapsed / 0.5 + 2, (len(attempts), elapsed)
+
+
+def test_losing_and_regaining_the_lease_is_logged_once_each(
+    relay: TcpRelay, l2: MemoryL2, caplog: pytest.LogCaptureFixture
+) -> None:
+    member, _ = seat(client_via(relay), l2, "cut", fleet=FAST)
+    caplog.set_level(logging.WARNING, logger="llmix_workers.fleet.member")
+    member.start()
+    try:
+        relay.cut()
+        eventually(lambda: "fleet lease lost" in caplog.text, "the loss logged", timeout_s=30)
+        assert member.current() is None
+        relay.heal()
+        eventually(lambda: "fleet lease regained" in caplog.text, "the return logged", timeout_s=30)
+        assert member.current() is not None
+        assert caplog.text.count("fleet lease lost") == 1
+    finally:
+        relay.heal()
+        member.stop()

@@ -40,7 +40,7 @@ class RedisL2:
         *,
         socket_timeout_s: float,
         connect_timeout_s: float,
-        max_connections: int,
+        max_connections: int | None,
         protocol: int,
     ) -> None:
         self._pool = connection_pool(

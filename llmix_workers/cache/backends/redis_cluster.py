@@ -36,7 +36,7 @@ class RedisClusterL2:
         *,
         socket_timeout_s: float,
         connect_timeout_s: float,
-        max_connections: int,
+        max_connections: int | None,
         protocol: int,
     ) -> None:
         self._target = parse_redis_url(url)

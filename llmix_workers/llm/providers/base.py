@@ -1,9 +1,10 @@
 """HTTPProvider: the request/response loop shared by every provider spoken over HTTP.
 
 A subclass says where to send the request, what body and headers to send, and how to read the
-answer; this class sends it through the shared ``httpx.Client``, picks and retires keys, and
-turns every failure into a typed :class:`~llmix_workers.errors.LLMError`. It never retries a
-retryable error itself: that is :class:`~llmix_workers.llm.resilient.ResilientClient`'s job.
+answer; this class sends it through the process's shared :class:`~llmix_workers.llm.http.
+HTTPPool`, picks and retires keys, and turns every failure into a typed
+:class:`~llmix_workers.errors.LLMError`. It never retries a retryable error itself: that is
+:class:`~llmix_workers.llm.resilient.ResilientClient`'s job.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import orjson
 from pydantic import ValidationError
 
 from llmix_workers.errors import AuthError, InvalidRequest
+from llmix_workers.llm.http import TransportError
 from llmix_workers.llm.providers.context import ProviderContext
 from llmix_workers.llm.providers.http_errors import (
     error_for_response,
@@ -99,7 +100,7 @@ class HTTPProvider(ABC):
             key = keys.select(scope) if keys is not None else None
             try:
                 response = self.context.http.post(url, content=payload, headers=self.headers(key))
-            except httpx.HTTPError as exc:
+            except TransportError as exc:
                 raise error_for_transport(self.name, exc, self.redact) from exc
             status = response.status_code
             if status in (401, 403) and keys is not None and key is not None:
@@ -122,7 +123,7 @@ class HTTPProvider(ABC):
                     self.name, f"invalid JSON ({len(response.content)} bytes)"
                 ) from None
             try:
-                return self.parse(request, data, dict(response.headers.items()))
+                return self.parse(request, data, dict(response.headers))
             except (ValidationError, TypeError, AttributeError, KeyError) as exc:
                 raise malformed(self.name, type(exc).__name__) from None
 

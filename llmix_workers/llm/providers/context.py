@@ -11,8 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
+from llmix_workers.llm.http import HTTPPool
 from llmix_workers.llm.key_pool import KeyPool
 from llmix_workers.settings import LLMSettings
 
@@ -34,7 +33,7 @@ class ProviderContext:
 
     name: str
     settings: LLMSettings
-    http: httpx.Client
+    http: HTTPPool
     keys: KeyPool | None = None
     base_url: str | None = None
     key_env: str = ""

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import orjson
+from urllib3.exceptions import EmptyPoolError, LocationValueError, NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from llmix_workers.errors import (
     AuthError,
@@ -21,6 +22,7 @@ from llmix_workers.errors import (
     ProviderUnavailable,
     RateLimited,
 )
+from llmix_workers.llm.http import HTTPResponse, TransportError
 from llmix_workers.llm.retry import parse_retry_after
 
 Redact = Callable[[str], str]
@@ -28,7 +30,7 @@ MAX_MESSAGE_CHARS = 500
 
 
 def error_for_response(
-    provider: str, response: httpx.Response, redact: Redact, now: float
+    provider: str, response: HTTPResponse, redact: Redact, now: float
 ) -> LLMError:
     """The error for a response whose status is 400 or above; ``now`` is wall-clock seconds."""
     status = response.status_code
@@ -48,12 +50,13 @@ def error_for_response(
     return kind(message, status=status, retry_after_s=retry_after_s, provider=provider)
 
 
-def error_for_transport(provider: str, exc: httpx.HTTPError, redact: Redact) -> LLMError:
-    """The error for a request that got no usable response."""
+def error_for_transport(provider: str, exc: TransportError, redact: Redact) -> LLMError:
+    """The error for a request that got no usable response (a refused connection is checked
+    before timeouts: urllib3 makes it a kind of connect timeout)."""
     detail = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.UnsupportedProtocol):
+    if isinstance(exc, LocationValueError):
         return BadRequest(redact(f"{provider}: bad base URL: {detail}"), provider=provider)
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, Urllib3Timeout | EmptyPoolError) and not isinstance(exc, NewConnectionError):
         message = f"{provider} did not answer in time ({type(exc).__name__}: {detail})"
         return ProviderTimeout(redact(message), provider=provider)
     message = f"{provider} could not be reached ({type(exc).__name__}: {detail})"
@@ -65,7 +68,7 @@ def malformed(provider: str, what: str) -> ProviderUnavailable:
     return ProviderUnavailable(f"{provider} sent a malformed response: {what}", provider=provider)
 
 
-def provider_message(response: httpx.Response, redact: Redact) -> str:
+def provider_message(response: HTTPResponse, redact: Redact) -> str:
     """The provider's own error message (``error.message`` in OpenAI and Anthropic bodies)."""
     text = redact(response.text)
     try:

@@ -1,14 +1,17 @@
-"""The stub's HTTP handler: provider APIs, control endpoints, and the faults played on them."""
+"""The stub's request handling, in one place: provider APIs, control endpoints, faults.
+
+:meth:`StubHandler.respond` takes one parsed HTTP request and returns the :class:`Reply` to
+send; the connection layer (:mod:`~llmix_workers.testing.stub.connection`) only parses and
+writes. Every provider request is counted and given its fate by
+:class:`~llmix_workers.testing.stub.state.StubState` before any waiting starts.
+"""
 
 from __future__ import annotations
 
-import logging
-import socket
-import struct
-import threading
-from http.server import BaseHTTPRequestHandler
-from typing import Any
-from urllib.parse import urlsplit
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 import orjson
 
@@ -24,8 +27,6 @@ from llmix_workers.testing.stub.answers import (
 from llmix_workers.testing.stub.faults import MALFORMED, RESET, SLOW, STATUS, TRUNCATED, Fault
 from llmix_workers.testing.stub.state import Received, StubState
 
-logger = logging.getLogger("llmix_workers.testing.stub")
-
 API_PATHS = {
     "/v1/chat/completions": OPENAI,
     "/chat/completions": OPENAI,
@@ -39,50 +40,75 @@ STATUS_MESSAGES = {
     502: "Bad gateway (stub).",
     503: "The engine is currently overloaded (stub).",
 }
+#: How a reply ends: kept alive, body cut in half then closed, or the connection reset (RST).
+KEEP: Final = "keep"
+CUT: Final = "cut"
+ABORT: Final = "abort"
 
 
-class StubHandler(BaseHTTPRequestHandler):
-    """HTTP/1.1 with keep-alive; one thread per connection (``ThreadingHTTPServer``)."""
+@dataclass(frozen=True, slots=True)
+class StubRequest:
+    """One HTTP request: method, path (no query), lower-case header names, the whole body."""
 
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server_version = "llmix-stub/1"
-    timeout = 60
-    state: StubState
-    stopping: threading.Event
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
 
-    def do_GET(self) -> None:
-        path = urlsplit(self.path).path
-        if path == "/_stub/calls":
-            self._json(200, self.state.calls())
-        elif path == "/_stub/requests":
-            self._json(200, {"requests": self.state.recent()})
-        elif path in ("/", "/_stub/health"):
-            self._json(200, {"ok": True})
-        else:
-            self._json(404, {"error": {"message": f"no such path {path}"}})
 
-    def do_POST(self) -> None:
-        path = urlsplit(self.path).path
-        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What to send back. ``end`` is :data:`KEEP`, :data:`CUT` or :data:`ABORT`."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    end: str = KEEP
+
+
+def json_reply(status: int, data: Any, headers: Mapping[str, str] | None = None) -> Reply:
+    return Reply(status, orjson.dumps(data), headers or {})
+
+
+class StubHandler:
+    """Answers requests from ``state``. A latency is an ``asyncio.sleep``: stopping the stub
+    cancels it, and the connection layer then resets the connection, as a provider going away
+    would."""
+
+    def __init__(self, state: StubState) -> None:
+        self.state = state
+
+    async def respond(self, request: StubRequest) -> Reply:
+        """The reply to ``request``."""
+        if request.method == "GET":
+            return self._get(request.path)
+        if request.method != "POST":
+            return json_reply(405, {"error": {"message": f"{request.method} is not allowed"}})
         try:
-            body: Any = orjson.loads(raw) if raw else {}
+            body: Any = orjson.loads(request.body) if request.body else {}
         except orjson.JSONDecodeError:
-            self._json(400, {"error": {"message": "request body is not valid JSON"}})
-            return
-        if path == "/_stub/reset":
+            return json_reply(400, {"error": {"message": "request body is not valid JSON"}})
+        if request.path == "/_stub/reset":
             self.state.reset()
-            self._json(200, {"ok": True})
-        elif path == "/_stub/script":
-            self._script(body)
-        elif path in API_PATHS and isinstance(body, dict):
-            self._provider(API_PATHS[path], path, body)
-        elif path in API_PATHS:
-            self._json(400, {"error": {"message": "request body must be a JSON object"}})
-        else:
-            self._json(404, {"error": {"message": f"no such path {path}"}})
+            return json_reply(200, {"ok": True})
+        if request.path == "/_stub/script":
+            return self._script(body)
+        if request.path in API_PATHS and isinstance(body, dict):
+            return await self._provider(API_PATHS[request.path], request, body)
+        if request.path in API_PATHS:
+            return json_reply(400, {"error": {"message": "request body must be a JSON object"}})
+        return json_reply(404, {"error": {"message": f"no such path {request.path}"}})
 
-    def _script(self, body: Any) -> None:
+    def _get(self, path: str) -> Reply:
+        if path == "/_stub/calls":
+            return json_reply(200, self.state.calls())
+        if path == "/_stub/requests":
+            return json_reply(200, {"requests": self.state.recent()})
+        if path in ("/", "/_stub/health"):
+            return json_reply(200, {"ok": True})
+        return json_reply(404, {"error": {"message": f"no such path {path}"}})
+
+    def _script(self, body: Any) -> Reply:
         try:
             faults = [Fault.parse(spec) for spec in body.get("faults", [])]
             rate = body.get("fault_rate")
@@ -95,83 +121,42 @@ class StubHandler(BaseHTTPRequestHandler):
                 reject_keys=body.get("reject_keys"),
             )
         except (ValueError, TypeError, AttributeError) as exc:
-            self._json(400, {"error": {"message": f"bad script: {exc}"}})
-            return
-        self._json(200, {"ok": True, "queued": len(faults)})
+            return json_reply(400, {"error": {"message": f"bad script: {exc}"}})
+        return json_reply(200, {"ok": True, "queued": len(faults)})
 
-    def _provider(self, api: str, path: str, body: dict[str, Any]) -> None:
+    async def _provider(self, api: str, request: StubRequest, body: dict[str, Any]) -> Reply:
         messages = conversation(api, body)
         model = str(body.get("model", ""))
         received = Received(
-            path=path,
+            path=request.path,
             digest=request_digest(model, messages),
             model=model,
-            key=self._key(api),
+            key=_key(api, request.headers),
             prompt=text_of(messages),
             body=body,
         )
         fault, latency_ms = self.state.receive(received)
         delay_ms = latency_ms + (fault.delay_ms if fault.kind == SLOW else 0)
-        if delay_ms and self.stopping.wait(delay_ms / 1000):
-            self._reset()
-            return
+        if delay_ms:
+            await asyncio.sleep(delay_ms / 1000)
         if fault.kind == RESET:
-            self._reset()
-        elif fault.kind == STATUS:
+            return Reply(0, end=ABORT)
+        if fault.kind == STATUS:
             message = fault.message or STATUS_MESSAGES.get(
                 fault.status, f"Stub error {fault.status}."
             )
             headers = dict(fault.headers)
             if fault.retry_after is not None:
                 headers["retry-after"] = fault.retry_after
-            self._json(fault.status, error_body(api, fault.status, message), headers)
-        elif fault.kind == MALFORMED:
-            self._send(200, b'{"id": "stub-malformed", "choices": [{"message": ', {})
-        else:
-            data = orjson.dumps(answer(api, body))
-            self._send(200, data, dict(fault.headers), truncate=fault.kind == TRUNCATED)
+            return json_reply(fault.status, error_body(api, fault.status, message), headers)
+        if fault.kind == MALFORMED:
+            return Reply(200, b'{"id": "stub-malformed", "choices": [{"message": ')
+        data = orjson.dumps(answer(api, body))
+        return Reply(200, data, dict(fault.headers), CUT if fault.kind == TRUNCATED else KEEP)
 
-    def _key(self, api: str) -> str | None:
-        if api == ANTHROPIC:
-            return self.headers.get("x-api-key")
-        auth = self.headers.get("authorization") or ""
-        return auth.removeprefix("Bearer ").strip() or None
 
-    def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, orjson.dumps(data), headers or {})
-
-    def _send(
-        self, status: int, data: bytes, headers: dict[str, str], *, truncate: bool = False
-    ) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data[: len(data) // 2] if truncate else data)
-            self.wfile.flush()
-        except OSError:
-            self.close_connection = True
-            return
-        if truncate:
-            self.close_connection = True
-
-    def _reset(self) -> None:
-        """Abort the connection with a TCP RST: the client sees a reset, never a response."""
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        except OSError:
-            pass
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("stub %s: " + format, self.address_string(), *args)
+def _key(api: str, headers: Mapping[str, str]) -> str | None:
+    if api == ANTHROPIC:
+        return headers.get("x-api-key")
+    auth = headers.get("authorization") or ""
+    return auth.removeprefix("Bearer ").strip() or None

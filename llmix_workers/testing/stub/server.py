@@ -12,41 +12,34 @@ show that the client never lets it through.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import socketserver
+import socket
 import threading
 from collections.abc import Iterable, Mapping
-from http.server import ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
+from llmix_workers.testing.stub.connection import serve_connection
 from llmix_workers.testing.stub.faults import Fault
 from llmix_workers.testing.stub.handler import StubHandler
 from llmix_workers.testing.stub.state import StubConfig, StubState
 
 logger = logging.getLogger("llmix_workers.testing.stub")
 FaultSpec = Fault | int | str | Mapping[str, Any]
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024
-
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)  # skips HTTPServer's reverse DNS lookup
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.debug("stub: connection from %s ended with an error", client_address, exc_info=True)
+#: Connections waiting to be accepted (the kernel caps it at ``net.core.somaxconn``).
+BACKLOG: Final = 4096
 
 
 class StubProvider:
-    """The stub server; a context manager that starts it on a background thread.
+    """The stub server: one asyncio event loop serving every connection, so thousands of
+    requests can wait out their latency at once; a context manager that runs the loop on a
+    background thread.
 
-    ``port=0`` picks a free port; :attr:`base_url` says which. Calls are counted exactly
-    whatever the concurrency (``calls()``), and everything can also be driven over HTTP from
-    other processes (:class:`~llmix_workers.testing.stub.control.StubControl`).
+    ``port=0`` picks a free port; :attr:`base_url` says which. The port is bound when the stub
+    is built (``OSError`` if it is taken). Calls are counted exactly whatever the concurrency
+    (``calls()``), and everything can also be driven over HTTP from other processes
+    (:class:`~llmix_workers.testing.stub.control.StubControl`).
     """
 
     def __init__(
@@ -64,20 +57,19 @@ class StubProvider:
             latency_ms, fault_rate, Fault.parse(rate_fault), seed, frozenset(reject_keys)
         )
         self.state = StubState(config)
-        self._stopping = threading.Event()
-        handler = type(
-            "BoundStubHandler", (StubHandler,), {"state": self.state, "stopping": self._stopping}
-        )
-        self._server = _Server((host, port), handler)
+        self.handler = StubHandler(self.state)
+        self._socket = socket.create_server((host, port), backlog=BACKLOG)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def host(self) -> str:
-        return str(self._server.server_address[0])
+        return str(self._socket.getsockname()[0])
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return int(self._socket.getsockname()[1])
 
     @property
     def base_url(self) -> str:
@@ -85,32 +77,60 @@ class StubProvider:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> StubProvider:
-        """Serve on a daemon thread; returns self."""
+        """Serve on a daemon thread; returns self once the stub accepts connections."""
+        ready = threading.Event()
         self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            target=lambda: asyncio.run(self._serve(ready)),
             name=f"llmix-stub-{self.port}",
             daemon=True,
         )
         self._thread.start()
+        ready.wait()
         return self
 
     def serve_forever(self) -> None:
         """Serve on this thread until interrupted (the CLI's way)."""
         try:
-            self._server.serve_forever(poll_interval=0.2)
+            asyncio.run(self._serve(None))
         finally:
-            self._stopping.set()
-            self._server.server_close()
+            self._socket.close()
 
     def close(self) -> None:
-        """Stop serving, wake slow responses (they reset), close the listening socket."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._server.shutdown()
+        """Stop serving, reset every open connection (answers still waiting on their latency
+        included), close the listening socket."""
+        loop, stop = self._loop, self._stop
+        if self._thread is not None and loop is not None and stop is not None:
+            loop.call_soon_threadsafe(stop.set)
             self._thread.join()
             self._thread = None
-        self._server.server_close()
+        self._socket.close()
+
+    async def _serve(self, ready: threading.Event | None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        connections: set[asyncio.Task[None]] = set()
+
+        async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            connections.add(task)
+            try:
+                await serve_connection(reader, writer, self.handler.respond)
+            except asyncio.CancelledError:
+                pass  # the stub is stopping: the connection is closed (reset if busy)
+            finally:
+                connections.discard(task)
+
+        server = await asyncio.start_server(connected, sock=self._socket, backlog=BACKLOG)
+        if ready is not None:
+            ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            server.close()
+            for task in list(connections):
+                task.cancel()
+            await asyncio.gather(*connections, return_exceptions=True)
 
     def calls(self) -> dict[str, Any]:
         """Call counts, as ``GET /_stub/calls`` returns them."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
+from llmix_workers.llm.http import HTTPPool
 from llmix_workers.llm.key_pool import KeyPool
 from llmix_workers.llm.providers.anthropic import AnthropicClient
 from llmix_workers.llm.providers.context import ProviderContext, merged_options
@@ -33,12 +33,13 @@ FULL: dict[str, Any] = {
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
+def http() -> Iterator[HTTPPool]:
+    pool = HTTPPool(max_connections=1, timeout_s=5, connect_timeout_s=5)
+    yield pool
+    pool.close()
 
 
-def context(http: httpx.Client, name: str) -> ProviderContext:
+def context(http: HTTPPool, name: str) -> ProviderContext:
     return ProviderContext(
         name, LLMSettings(), http, KeyPool(["k"], provider=name, cooloff_s=COOLOFF_S)
     )
@@ -65,7 +66,7 @@ def test_reasoning_models(model: str, reasoning: bool) -> None:
     assert is_reasoning_model(model) is reasoning
 
 
-def test_openai_chat_model_body(http: httpx.Client) -> None:
+def test_openai_chat_model_body(http: HTTPPool) -> None:
     body = OpenAICompatibleClient(context(http, "openai")).body(
         request(provider="openai", model="gpt-4.1")
     )
@@ -83,7 +84,7 @@ def test_openai_chat_model_body(http: httpx.Client) -> None:
     }
 
 
-def test_openai_reasoning_model_body(http: httpx.Client) -> None:
+def test_openai_reasoning_model_body(http: HTTPPool) -> None:
     body = OpenAICompatibleClient(context(http, "openai")).body(
         request(provider="openai", model="o3-mini")
     )
@@ -92,7 +93,7 @@ def test_openai_reasoning_model_body(http: httpx.Client) -> None:
 
 
 def test_other_openai_compatible_servers_keep_top_k_and_vllm_gets_thinking(
-    http: httpx.Client,
+    http: HTTPPool,
 ) -> None:
     client = OpenAICompatibleClient(context(http, "vllm"))
     body = client.body(request(provider="vllm", model="o3-like", enableThinking=False))
@@ -101,7 +102,7 @@ def test_other_openai_compatible_servers_keep_top_k_and_vllm_gets_thinking(
     assert body["chat_template_kwargs"] == {"enable_thinking": False}
 
 
-def test_anthropic_body_takes_the_system_message_apart(http: httpx.Client) -> None:
+def test_anthropic_body_takes_the_system_message_apart(http: HTTPPool) -> None:
     body = AnthropicClient(context(http, "anthropic")).body(
         request(provider="anthropic", model="claude")
     )
@@ -117,7 +118,7 @@ def test_anthropic_body_takes_the_system_message_apart(http: httpx.Client) -> No
     }
 
 
-def test_anthropic_defaults_max_tokens_and_enables_thinking(http: httpx.Client) -> None:
+def test_anthropic_defaults_max_tokens_and_enables_thinking(http: HTTPPool) -> None:
     client = AnthropicClient(context(http, "anthropic"))
     body = client.body(
         LLMRequest(

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
 from llmix_workers.errors import AuthError, ConfigError, InvalidRequest
 from llmix_workers.llm.factory import build_llm_client
+from llmix_workers.llm.http import HTTPPool
 from llmix_workers.llm.providers.base import HTTPProvider
 from llmix_workers.llm.providers.context import ProviderContext
 from llmix_workers.llm.registry import ProviderRegistry, default_key_env
@@ -98,7 +98,7 @@ def test_local_servers_need_no_key() -> None:
         provider = router.provider("vllm")
         assert isinstance(provider, HTTPProvider)
         assert provider.context.keys is None
-        assert isinstance(router.http, httpx.Client)
+        assert isinstance(router.http, HTTPPool)
     finally:
         router.close()
 

@@ -20,6 +20,9 @@ from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.fake_client import FakeClient
 from tests.llm_support import fake_time, half
 
+#: The LLMix AIMD window's start (tests/fixtures/aimd-scenarios.json); the package's default
+#: follows the worker's concurrency instead (settings.sizing.window_ceiling).
+LLMIX_AIMD_START = 32
 REQUEST = LLMRequest(provider="openai", model="m", messages=[{"role": "user", "content": "hi"}])
 
 
@@ -37,7 +40,7 @@ def resilient(
         policy=RetryPolicy(**{**rules, **policy}),  # type: ignore[arg-type]
         breaker_failure_threshold=breaker_at,
         breaker_cooldown_s=llm.breaker_cooldown_s,
-        concurrency_initial=llm.concurrency_initial,
+        concurrency_initial=LLMIX_AIMD_START,
         concurrency_min=llm.concurrency_min,
         clock=time.clock,
         sleep=time.sleep,
