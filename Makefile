@@ -89,7 +89,7 @@ faults: $(STAMP)
 	LLMIX_RECORD_RELIABILITY=1 $(BIN)/pytest -m faults tests/faults -q
 
 reliability: $(STAMP)
-	$(BIN)/python -m llmix_workers.testing.reliability_report
+	$(BIN)/python -m docgen.reliability
 
 # The nemesis suite (root: network namespaces) with its figures into
 # docs/explanations/reliability.json, then the page; a failing seed replays with
@@ -97,4 +97,4 @@ reliability: $(STAMP)
 .PHONY: nemesis
 nemesis: $(STAMP)
 	LLMIX_RECORD_RELIABILITY=1 $(BIN)/pytest -m nemesis tests/nemesis -q -s
-	$(BIN)/python -m llmix_workers.testing.reliability_report
+	$(BIN)/python -m docgen.reliability

@@ -40,8 +40,9 @@ from llmix_workers import RedisL2, TwoTierCache, generate_cache_key
 from llmix_workers.cache import plain_body as plain_body_module
 from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.fleet.member import FleetMember
-from llmix_workers.settings import CacheSettings, FleetSettings
+from llmix_workers.settings import CacheSettings, FleetSettings, RedisSettings
 from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.wiring.cache import l2_options
 
 SYSTEM = (
     "You are a meticulous assistant for a logistics company. Answer in plain English, cite the "
@@ -122,7 +123,7 @@ def run(rounds: int) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with PrivateRedis() as server:
         raw = redis.Redis.from_url(server.url)  # a default redis-py client: the floor's GET
-        l2 = RedisL2(server.url)
+        l2 = RedisL2(server.url, **l2_options(RedisSettings()))
         cache = TwoTierCache("redis", CacheSettings(), l2=l2)
 
         def row(name: str, target: float | None, op: Callable[[int], object],

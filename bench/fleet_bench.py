@@ -24,12 +24,12 @@ from rich.console import Console
 from rich.table import Table
 
 from llmix_workers import TwoTierCache, generate_cache_key
-from llmix_workers.cache.backends.redis import glob_escape
+from llmix_workers.cache.backends.patterns import glob_escape
 from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.fleet.member import FleetMember
-from llmix_workers.jobs.build import build_fleet_control
 from llmix_workers.settings import CacheSettings, FleetSettings
 from llmix_workers.testing.local_fleet import LocalFleet
+from llmix_workers.wiring.fleet import build_fleet_control
 
 PREFIX = "llmix:resp:v2:"
 

@@ -34,10 +34,11 @@ from fleet_bench import fill as fill_keys
 from record import record
 
 from llmix_workers import RedisL2, TwoTierCache, generate_cache_key
-from llmix_workers.jobs.build import build_fleet_control
 from llmix_workers.producer import CompletionProducer
-from llmix_workers.settings import CacheSettings
+from llmix_workers.settings import CacheSettings, RedisSettings
 from llmix_workers.testing.local_fleet import LocalFleet
+from llmix_workers.wiring.cache import l2_options
+from llmix_workers.wiring.fleet import build_fleet_control
 from llmix_workers.worker.tasks import TASK_COMPLETE
 
 
@@ -149,7 +150,7 @@ def l2_bytes_per_entry(url: str, entries: int) -> dict[str, Any]:
     """``MEMORY USAGE`` of one entry and ``used_memory`` growth per entry over ``entries``."""
     client = redis.Redis.from_url(url)
     client.flushdb()
-    cache = TwoTierCache("redis", CacheSettings(), l2=RedisL2(url))
+    cache = TwoTierCache("redis", CacheSettings(), l2=RedisL2(url, **l2_options(RedisSettings())))
     base = int(client.info("memory")["used_memory"])
     batch = requests(entries, "memory")
     fill(client, batch, cache.key_prefix, cache.ttl_s)

@@ -38,16 +38,17 @@ from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.table import Table
 
-from llmix_workers.jobs.build import build_response_cache
 from llmix_workers.jobs.job import CompletionJob
 from llmix_workers.jobs.service import CompletionService
 from llmix_workers.producer import CompletionProducer
-from llmix_workers.settings import Settings
+from llmix_workers.settings import Settings, TelemetrySettings
+from llmix_workers.telemetry.instrumented import InstrumentedL2
 from llmix_workers.telemetry.job_telemetry import JobTelemetry
 from llmix_workers.telemetry.metrics import Metrics
 from llmix_workers.testing.fake_client import FakeClient
 from llmix_workers.testing.local_fleet import LocalFleet
 from llmix_workers.testing.redis_server import PrivateRedis, free_port
+from llmix_workers.wiring.cache import build_response_cache, l2_backend
 
 Measure = Callable[[int], float]  # count -> µs per call
 
@@ -173,9 +174,10 @@ def service_rows(rounds: int, count: int) -> list[dict[str, Any]]:
         one_slot = Settings(redis={"url": server.url}, cache={"l1_max_entries": 1})
 
         def services(settings: Settings) -> tuple[CompletionService, CompletionService]:
-            metrics = Metrics(CollectorRegistry())
+            metrics = Metrics.from_settings(TelemetrySettings(), CollectorRegistry())
             observer = JobTelemetry(metrics, tracer=sampled.get_tracer("bench"))
-            on_cache = build_response_cache(settings, metrics=metrics)
+            instrumented = InstrumentedL2(l2_backend(settings.redis), metrics)
+            on_cache = build_response_cache(settings, l2=instrumented)
             on = CompletionService(on_cache, FakeClient(), observer=observer)
             off = CompletionService(build_response_cache(settings), FakeClient())
             return on, off

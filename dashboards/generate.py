@@ -21,7 +21,7 @@ OUTPUT = Path(__file__).with_name("llmix-workers.json")
 UID = "llmix-workers"
 SEL = 'job=~"$job", instance=~"$instance"'
 RATE = "[$__rate_interval]"
-HITS = 'outcome=~"l1_hit|l2_hit"'
+HITS = 'outcome=~"l1_hit|l2_hit|producer_hit"'
 MISS = 'outcome="miss"'
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 LOOKUPS = "llmix_cache_lookups_total"
@@ -113,7 +113,7 @@ def overview() -> list[Panel]:
             "Hit ratio (range)",
             "percentunit",
             q(f"1 - {misses} / {lookups}", "hit ratio"),
-            "L1 + L2 hits over all lookups in the selected time range.",
+            "L1, L2 and producer hits over all lookups in the selected time range.",
         ),
         single(
             "Cost saved (range)",
@@ -135,7 +135,8 @@ def cache() -> list[Panel]:
             "Hit ratio by tier",
             "percentunit",
             [q(by_tier, "{{outcome}}"), q(overall, "overall")],
-            "Share of lookups answered by L1, by L2, and by either.",
+            "Share of lookups answered by L1, by L2, by a cache-first producer (from L2, counted "
+            "by one worker), and by any of them.",
         ),
         states(
             "L2 health per worker",

@@ -23,8 +23,8 @@ from llmix_workers.errors import (
     L2Unavailable,
     LlmixError,
 )
-from llmix_workers.jobs.build import build_response_cache
 from llmix_workers.settings import Settings, load_settings
+from llmix_workers.wiring.cache import build_response_cache
 
 __all__ = [
     "MISS",

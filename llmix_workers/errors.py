@@ -104,4 +104,5 @@ class InvalidRequest(BadRequest, ValueError):
 
 
 class AuthError(LLMError):
-    """Raised on 401/403 once every key of the pool is retired, or when no key is configured."""
+    """Raised on 401/403 once every key of the pool is set aside (for ``llm.key_cooloff_s``,
+    by the endpoint that rejected it), or when no key is configured."""

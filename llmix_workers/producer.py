@@ -15,14 +15,15 @@ from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
-from celery import Celery, _state
+from celery import Celery
+from celery.app import app_or_default
 
 from llmix_workers.errors import InvalidRequest, LlmixError
-from llmix_workers.jobs.build import build_cache_first
 from llmix_workers.jobs.cache_first import PRODUCER, CacheFirst
 from llmix_workers.jobs.job import CompletionJob
 from llmix_workers.results import Batch, JobOutcome, ResultCollector
 from llmix_workers.settings import Settings
+from llmix_workers.wiring.cache import build_cache_first
 from llmix_workers.worker.app import create_app
 from llmix_workers.worker.tasks import TASK_COMPLETE
 
@@ -218,14 +219,16 @@ def _current(app: Celery) -> Iterator[None]:
 
     The OpenTelemetry Celery instrumentation looks a published task up in the current app and
     ends the publish span only when it finds it; our app is not set as current (it must not
-    displace the user's own), so without this the span would never end nor be exported.
+    displace the user's own), so without this the span would never end nor be exported. Only
+    Celery's public API: ``app_or_default()`` is the current app (Celery's default one when
+    none was set, which is what the current app then is anyway).
     """
-    previous = getattr(_state._tls, "current_app", None)
+    previous = app_or_default()
     app.set_current()
     try:
         yield
     finally:
-        _state._tls.current_app = previous
+        previous.set_current()
 
 
 __all__ = ["Batch", "CompletionProducer", "JobFailed", "JobOutcome"]

@@ -16,7 +16,12 @@ from hypothesis import HealthCheck, settings
 from llmix_workers.errors import ConfigError
 from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
+from llmix_workers.testing.redis_cluster import PrivateCluster
 from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.testing.topology import TopologyServers
+
+#: pytester runs a user's test session against the package's own plugin (tests/unit/test_plugin.py).
+pytest_plugins = ["pytester"]
 
 # Hypothesis's per-example deadline (200 ms) and its too_slow health check judge speed, which a
 # loaded machine changes from run to run; no property here is about speed.
@@ -87,3 +92,19 @@ def _workers_of(funcargs: dict[str, object]) -> list[LocalWorker]:
             found = item.workers if isinstance(item, LocalFleet) else [item]
             workers.update((id(w), w) for w in found if isinstance(w, LocalWorker))
     return list(workers.values())
+
+
+@pytest.fixture(scope="session")
+def cluster(llmix_topology_servers: TopologyServers) -> PrivateCluster:
+    """The session's 3-primary Redis Cluster (the cluster topology's)."""
+    try:
+        return llmix_topology_servers.cluster()
+    except ConfigError as exc:
+        pytest.fail(f"these tests need redis-server and redis-cli with cluster support: {exc}")
+
+
+@pytest.fixture
+def cluster_url(cluster: PrivateCluster) -> str:
+    """The cluster's URL, every node emptied first."""
+    cluster.flush()
+    return cluster.url

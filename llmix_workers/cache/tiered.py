@@ -34,6 +34,7 @@ from llmix_workers.cache.stamp import STAMP_FIELD, Stamp
 from llmix_workers.cache.stats import CacheStats
 from llmix_workers.cache.strategy import ResponseCacheStrategy
 from llmix_workers.errors import ConfigError, L2Unavailable
+from llmix_workers.topology.outage import Outage
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class TwoTierCache:
         *,
         l2: L2Backend | None = None,
         invalidator: Invalidator | None = None,
+        outage: Outage | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -73,7 +75,7 @@ class TwoTierCache:
         self._clears = 0
         self._clock = clock
         self._monotonic = monotonic
-        self._health = L2Health(config.l2_cooloff_s, monotonic)
+        self._health = L2Health(config.l2_cooloff_s, monotonic, outage)
         self._blocked = False
         self.l1_hits = self.l2_hits = self.misses = 0
 
@@ -87,12 +89,15 @@ class TwoTierCache:
 
     @property
     def l2_readable(self) -> bool:
-        """L2 is on, healthy and not blocked: a lookup now may find what another process wrote."""
+        """L2 is on, available (healthy, not in a timeout's cool-off) and not blocked, and this
+        process may serve: a lookup now may find what another process wrote, and an answer
+        made now would be written there for others to find."""
         return (
             self._l2.enabled
-            and self._health.healthy
+            and self._health.available
             and not self._blocked
             and not self._invalidator.l2_blocked()
+            and self._current() is not None
         )
 
     @property
@@ -235,11 +240,8 @@ class TwoTierCache:
             return True
         payload = encode_entry(Entry(value, now, fields))
         if len(payload) > self._max_entry_bytes:
-            logger.warning(
-                "response of %d bytes not written to L2 (limit %d)",
-                len(payload),
-                self._max_entry_bytes,
-            )
+            logger.warning("response of %d bytes not written to L2 (limit %d)",
+                           len(payload), self._max_entry_bytes)  # fmt: skip
             return True
         try:
             self._l2.set(key, payload, ttl)
@@ -280,7 +282,7 @@ class TwoTierCache:
             l1_size=len(self._l1),
             l1_max=self._l1.max_entries,
             l2_enabled=self._l2.enabled,
-            l2_healthy=self._health.healthy,
+            l2_healthy=self._health.available,
             strategy=self.strategy,
             l2_blocked=self._blocked or self._invalidator.l2_blocked(),
             l1_hits=self.l1_hits,

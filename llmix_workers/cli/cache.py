@@ -25,7 +25,7 @@ def cache_clear(ctx: click.Context, timeout_s: float | None, as_json: bool) -> N
     """Clear the shared L2 and every worker process's L1; exit 0 only when complete."""
     from llmix_workers.cli.reach import require
     from llmix_workers.cli.tables import print_clear
-    from llmix_workers.jobs.build import build_fleet_control
+    from llmix_workers.wiring.fleet import build_fleet_control
 
     settings = settings_from(ctx)
     require(settings, ("fleet", "cache"))
@@ -51,7 +51,7 @@ def cache_stats(ctx: click.Context, timeout_s: float | None, as_json: bool) -> N
     """One row per worker process (L1, hits by tier, L2 health, generation) and the L2 size."""
     from llmix_workers.cli.reach import require
     from llmix_workers.cli.tables import print_stats
-    from llmix_workers.jobs.build import build_fleet_control
+    from llmix_workers.wiring.fleet import build_fleet_control
 
     settings = settings_from(ctx)
     require(settings, ("fleet", "cache"))

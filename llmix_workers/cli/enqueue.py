@@ -45,14 +45,32 @@ def run_enqueue(
     as_json: bool = False,
 ) -> int:
     """Send the jobs (and wait for them); return the exit status: 0 only when every job was
-    sent (and succeeded), 1 otherwise, 130 when interrupted."""
+    sent (and succeeded), 1 otherwise, 130 when interrupted. With ``telemetry.otel_enabled``
+    each job's publish span parents its spans on the worker."""
     from llmix_workers.cli.reach import require
-    from llmix_workers.cli.waiting import wait_and_report
-    from llmix_workers.producer import Batch, CompletionProducer
+    from llmix_workers.wiring.tracing import traced_run
 
     check_writable(output)
     check_writable(ids_file, "--ids")
     require(settings, ("broker", "results") if wait else ("broker",))
+    with traced_run(settings):
+        return _send(settings, requests, wait=wait, output=output, timeout_s=timeout_s,
+                     ids_file=ids_file, as_json=as_json)  # fmt: skip
+
+
+def _send(
+    settings: Settings,
+    requests: list[Item],
+    *,
+    wait: bool,
+    output: str | None,
+    timeout_s: float,
+    ids_file: str | None,
+    as_json: bool,
+) -> int:
+    from llmix_workers.cli.waiting import wait_and_report
+    from llmix_workers.producer import Batch, CompletionProducer
+
     producer = CompletionProducer(settings)
     err = console(stderr=True)
     batch = Batch()

@@ -31,7 +31,7 @@ COLUMNS = ("node", "pid", "pool", "concurrency", "L1 size", "L2 healthy", "L2 bl
 def workers(ctx: click.Context, timeout_s: float | None, as_json: bool) -> None:
     """One row per live worker process; exit 1 when one is silent or has no usable API key."""
     from llmix_workers.cli.reach import require
-    from llmix_workers.jobs.build import build_fleet_control
+    from llmix_workers.wiring.fleet import build_fleet_control
 
     settings = settings_from(ctx)
     require(settings, ("fleet",))

@@ -12,9 +12,8 @@ from collections.abc import Iterable
 from llmix_workers.cli.urls import masked_url, scrub
 from llmix_workers.errors import LlmixError
 from llmix_workers.settings import Settings
-
-CHECK_TIMEOUT_S = 2.0
-
+from llmix_workers.topology.clients import ping
+from llmix_workers.wiring.redis import CHECK_TIMEOUT_S
 
 ROLE_NAMES = {"broker": "broker", "results": "result backend", "fleet": "fleet-state Redis",
               "cache": "L2 cache Redis"}  # fmt: skip
@@ -41,12 +40,13 @@ def require(settings: Settings, roles: Iterable[str]) -> None:
 
 
 def check(url: str, role: str) -> None:
-    """Ping ``url`` (Redis, or an AMQP broker) within :data:`CHECK_TIMEOUT_S`."""
+    """Ping ``url`` (Redis of any topology, or an AMQP broker) within
+    :data:`~llmix_workers.wiring.redis.CHECK_TIMEOUT_S`."""
     try:
         if url.startswith(("amqp", "pyamqp")):
             _ping_amqp(url)
         else:
-            _ping_redis(url)
+            ping(url, timeout_s=CHECK_TIMEOUT_S)
     except Exception as exc:
         reason = scrub(str(exc) or type(exc).__name__, url).strip().rstrip(".")
         raise Unreachable(f"cannot reach the {role} at {masked_url(url)}: {reason}") from None
@@ -60,19 +60,6 @@ def _url_for(settings: Settings, role: str) -> str | None:
     if role == "fleet":
         return settings.fleet_redis_url
     return settings.redis_url
-
-
-def _ping_redis(url: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(
-        url, socket_timeout=CHECK_TIMEOUT_S, socket_connect_timeout=CHECK_TIMEOUT_S,
-        retry_on_timeout=False,
-    )  # fmt: skip
-    try:
-        client.ping()
-    finally:
-        client.close()
 
 
 def _ping_amqp(url: str) -> None:

@@ -29,12 +29,12 @@ from llmix_workers.cache.backend import L2Backend
 from llmix_workers.cache.invalidation import clear_entries
 from llmix_workers.cache.stamp import Stamp
 from llmix_workers.errors import ClearFailed, L2Unavailable
-from llmix_workers.fleet.client import REDIS_ERRORS
 from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.fleet.replication import confirm_replicated, node_holding, server_id
 from llmix_workers.fleet.report import ClearReport, Replies
 from llmix_workers.fleet.roster import FleetState, Roster
 from llmix_workers.settings import CacheSettings, FleetSettings
+from llmix_workers.topology.clients import REDIS_ERRORS
 
 __all__ = ["ClearReport", "FleetControl", "Replies"]
 

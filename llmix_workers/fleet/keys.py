@@ -27,7 +27,8 @@ class FleetKeys:
     answers to one request; ``lock:<digest>`` is the single-flight lock of one cache key;
     ``control_round`` and ``control_result:<id>`` let the nodes reached by one Celery broadcast
     share one clear; ``clear_results`` lists the results of fleet clears not yet counted by a
-    worker's metrics (each taken by one worker process).
+    worker's metrics, and ``producer_answers`` the jobs producers answered from the cache (each
+    item taken by one worker process).
     """
 
     root: str
@@ -84,6 +85,10 @@ class FleetKeys:
     @property
     def clear_results(self) -> str:
         return self.root + "clear_results"
+
+    @property
+    def producer_answers(self) -> str:
+        return self.root + "producer_answers"
 
     def lock(self, cache_key: str) -> str:
         return self.root + "lock:" + hashlib.sha256(cache_key.encode()).hexdigest()[:32]

@@ -6,7 +6,9 @@ thread-local) calls the provider and writes the entry; a keeper thread re-acquir
 L2 for the entry and return it as an L2 hit; when the lock disappears without an entry (the
 holder died, failed, or got an uncacheable answer) one of them takes over. Waiting is bounded by
 ``wait_s``; any Redis error means "call the provider yourself": never a deadlock, never a failed
-job because of the lock.
+job because of the lock. A lock command that times out opens the Redis's
+:class:`~llmix_workers.topology.outage.Outage` (shared with the other parts on that Redis), and
+while it lasts the lock is not tried at all: a hung Redis costs a job one timeout at most.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from redis.exceptions import LockError
 from redis.lock import Lock
 
 from llmix_workers.cache.backend import MISS, Miss
-from llmix_workers.fleet.client import REDIS_ERRORS
 from llmix_workers.fleet.keys import FleetKeys
+from llmix_workers.topology.clients import REDIS_ERRORS
+from llmix_workers.topology.outage import Outage
 
 T = TypeVar("T")
 H = TypeVar("H")
@@ -57,9 +60,10 @@ class FleetLock(Generic[H]):
         client: redis.Redis,
         keys: FleetKeys,
         *,
-        ttl_s: float = 10.0,
-        wait_s: float = 60.0,
-        poll_s: float = 0.02,
+        ttl_s: float,
+        wait_s: float,
+        poll_s: float,
+        outage: Outage | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -70,6 +74,7 @@ class FleetLock(Generic[H]):
         self._poll_s = poll_s
         self._monotonic = monotonic
         self._sleep = sleep
+        self._outage = outage if outage is not None else Outage(ttl_s, monotonic)
         self._held: set[Lock] = set()
         self._held_lock = threading.Lock()
         self._keeper: threading.Thread | None = None
@@ -84,9 +89,12 @@ class FleetLock(Generic[H]):
         deadline = self._monotonic() + self._wait_s
         waited = False
         while True:
+            if self._outage.quiet():
+                return LockOutcome(call(), False, False)
             try:
                 acquired = lock.acquire()
             except REDIS_ERRORS as exc:
+                self._failed(exc)
                 logger.warning("fleet lock unavailable, calling the provider directly: %s", exc)
                 return LockOutcome(call(), False, False)
             if acquired:
@@ -112,8 +120,13 @@ class FleetLock(Generic[H]):
                 if not lock.locked():
                     hit = lookup()  # stored just before the holder let go
                     return hit if hit is not MISS else None
-            except REDIS_ERRORS:
+            except REDIS_ERRORS as exc:
+                self._failed(exc)
                 return MISS
+
+    def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, redis.TimeoutError | TimeoutError):
+            self._outage.timed_out()
 
     def _hold(self, lock: Lock, call: Callable[[], T]) -> T:
         with self._held_lock:

@@ -16,6 +16,10 @@ whatever the hosts' wall clocks say. A moved stamp drops the attached cache's L1
 member checks once more at once to publish the stamp it now holds. Pub/sub is the fast path: a
 clear message triggers a check and is answered on the clear's reply list with the L1 entries
 dropped. Reach: every process that holds an L1 runs one.
+
+With ``counts`` (the process's metrics), each sync also takes up to
+:data:`TAKEN_PER_SYNC` fleet clear results and producer answers from the fleet's lists and
+hands them over to be counted: every item is counted by one process of the fleet.
 """
 
 from __future__ import annotations
@@ -35,19 +39,30 @@ import redis
 
 from llmix_workers.cache.backend import L1Owner
 from llmix_workers.cache.stamp import Stamp
-from llmix_workers.fleet.client import REDIS_ERRORS
+from llmix_workers.fleet.answers import FleetCounts, hand_over
 from llmix_workers.fleet.keys import FleetKeys
+from llmix_workers.topology.clients import REDIS_ERRORS
+from llmix_workers.topology.outage import Outage
 
 logger = logging.getLogger(__name__)
 _FAILURES = (*REDIS_ERRORS, ValueError)
 CHECK_SCRIPT = files("llmix_workers.fleet").joinpath("check.lua").read_text(encoding="utf-8")
 REPLY_TTL_S = 120
-#: Fleet clear results one sync takes at most (more wait for the next sync).
-CLEAR_RESULTS_PER_SYNC = 100
+#: Items of each counted list (clear results, producer answers) one sync takes at most.
+TAKEN_PER_SYNC = 100
+#: What a process says of itself in its stats reply (pool, API keys...): cheap, never raising.
+Describe = Callable[[], dict[str, Any]]
 
 
 class FleetMember:
-    """Keeps the attached cache in step with the fleet state. Scope: this process; thread-safe."""
+    """Keeps the attached cache in step with the fleet state. Scope: this process; thread-safe.
+
+    ``describe`` adds what the process knows of itself to its stats reply; ``counts`` is told
+    the fleet clear results and producer answers this process takes at its syncs (``None``:
+    it takes none, and leaves them to a process with metrics). ``outage`` is shared with the
+    other parts on the same Redis: a check that timed out opens it, and while it lasts no
+    check is made inline on a job's path (the background thread goes on checking).
+    """
 
     def __init__(
         self,
@@ -58,6 +73,9 @@ class FleetMember:
         sync_interval_s: float,
         lease_s: float,
         member_ttl_s: float,
+        describe: Describe | None = None,
+        counts: FleetCounts | None = None,
+        outage: Outage | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.keys = keys
@@ -80,13 +98,9 @@ class FleetMember:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        #: Adds what the process knows of itself to its stats reply (pool, keys...); set by
-        #: the worker runtime. Must be cheap and must not raise.
-        self.describe: Callable[[], dict[str, Any]] | None = None
-        #: Told each fleet clear's result (``ok``, ``failed``, ``incomplete``) this process took
-        #: from the fleet's list at a sync: each result is taken by one process of the fleet.
-        #: Set by the worker runtime when metrics are on; ``None`` takes nothing.
-        self.on_clear_result: Callable[[str], None] | None = None
+        self._describe = describe
+        self._counts = counts
+        self._outage = outage if outage is not None else Outage(sync_interval_s, monotonic)
 
     # -- Invalidator ----------------------------------------------------------------------------
 
@@ -96,10 +110,11 @@ class FleetMember:
     def current(self) -> Stamp | None:
         """The stamp to serve under, or ``None`` once the lease has run out. When the last check
         is older than ``sync_interval_s``, check inline first, unless another thread is checking
-        right now. A failed check waits a whole interval before the next inline try, so a hung
-        Redis costs each burst of jobs one timeout per interval, not one per job."""
+        right now, or the Redis is in a timeout's cool-off (:class:`Outage`). A failed check waits
+        a whole interval before the next inline try, so a hung Redis costs a job one timeout at
+        most, and only the first job to meet it."""
         now = self._monotonic()
-        if now >= self._check_at and self._lock.acquire(blocking=False):
+        if now >= self._check_at and not self._outage.quiet() and self._lock.acquire(False):
             try:
                 self._sync_locked()
             except _FAILURES as exc:
@@ -155,12 +170,17 @@ class FleetMember:
 
     def _sync_locked(self) -> int:
         started = self._monotonic()
-        epoch, generation, blocked = self._check_once(self.stamp)
-        stamp = Stamp(epoch, generation)
-        dropped = 0
-        if stamp != self.stamp:
-            dropped = self._adopt(stamp)
-            self._check_once(stamp)  # publish the stamp now served: a clear waits for it
+        try:
+            epoch, generation, blocked = self._check_once(self.stamp)
+            stamp = Stamp(epoch, generation)
+            dropped = 0
+            if stamp != self.stamp:
+                dropped = self._adopt(stamp)
+                self._check_once(stamp)  # publish the stamp now served: a clear waits for it
+        except (redis.TimeoutError, TimeoutError):
+            self._outage.timed_out()
+            raise
+        self._outage.answered()
         self.blocked = blocked
         if self._lease_lost:
             self._lease_lost = False
@@ -171,17 +191,16 @@ class FleetMember:
 
     def _check_once(self, held: Stamp | None) -> tuple[str, int, bool]:
         keys = self.keys
-        counting = self.on_clear_result
-        epoch, generation, blocked, taken = self._check(
+        counts = self._counts
+        epoch, generation, blocked, taken, answers = self._check(
             keys=[keys.epoch, keys.epoch_born, keys.generation, keys.blocked, keys.members,
-                  keys.member(self.member), keys.clear_results],
+                  keys.member(self.member), keys.clear_results, keys.producer_answers],
             args=[self.member, self._published(held), self._ttl_ms, uuid.uuid4().hex[:16],
                   held.epoch if held else "", held.generation if held else -1,
-                  CLEAR_RESULTS_PER_SYNC if counting is not None else 0],
+                  TAKEN_PER_SYNC if counts is not None else 0],
         )  # fmt: skip
-        if counting is not None:
-            for result in taken or ():
-                counting(_text(result))
+        if counts is not None:
+            hand_over(counts, taken or (), answers or ())
         return _text(epoch), int(generation), bool(int(blocked))
 
     def _note_lease(self) -> None:
@@ -250,7 +269,7 @@ class FleetMember:
 
     def _described(self) -> dict[str, Any]:
         try:
-            return self.describe() if self.describe is not None else {}
+            return self._describe() if self._describe is not None else {}
         except Exception as exc:
             return {"describeError": type(exc).__name__}
 

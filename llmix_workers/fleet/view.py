@@ -15,8 +15,8 @@ import redis
 
 from llmix_workers.cache.backend import L1Owner
 from llmix_workers.cache.stamp import Stamp
-from llmix_workers.fleet.client import REDIS_ERRORS
 from llmix_workers.fleet.keys import FleetKeys
+from llmix_workers.topology.clients import REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 

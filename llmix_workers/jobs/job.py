@@ -30,8 +30,10 @@ class CompletionJob:
     ttl_s: int | None = None
 
     @classmethod
-    def from_payload(cls, payload: Any, *, max_request_bytes: int = 1_048_576) -> CompletionJob:
-        """Validate a task payload (LLMix wire names plus ``cache`` and ``ttlS``).
+    def from_payload(cls, payload: Any, *, max_request_bytes: int | None = None) -> CompletionJob:
+        """Validate a task payload (LLMix wire names plus ``cache`` and ``ttlS``), at most
+        ``max_request_bytes`` of JSON when given (workers and producers pass
+        ``worker.max_request_bytes``).
 
         Raises:
             InvalidRequest: the payload is not a valid job; the message names the field. Such a
@@ -64,14 +66,17 @@ class CompletionJob:
 MAX_DEPTH: Final = 64
 
 
-def _check_shape(fields: dict[str, Any], limit: int) -> None:
+def _check_shape(fields: dict[str, Any], limit: int | None) -> None:
     """Refuse non-finite numbers, nesting deeper than :data:`MAX_DEPTH` and requests over
-    ``limit`` bytes, naming the field, before anything recursive looks at them."""
+    ``limit`` bytes (``None``: no limit), naming the field, before anything recursive looks at
+    them."""
     for name, value in fields.items():
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidRequest(f"{name}: must be a finite number (got {value})")
         if _too_deep(value):
             raise InvalidRequest(f"{name}: nested deeper than {MAX_DEPTH} levels")
+    if limit is None:
+        return
     sizes = {name: _json_size(value) for name, value in fields.items()}
     total = sum(sizes.values())
     if total > limit:

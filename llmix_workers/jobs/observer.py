@@ -58,6 +58,10 @@ class JobObserver(Protocol):
         """The job ended: with its output, or ``None`` when it failed."""
         ...
 
+    def requeued(self, request: LLMRequest) -> None:
+        """The job goes back to the queue with a countdown (its try is not finished)."""
+        ...
+
 
 class _NullRecord:
     def done(self, result: LLMResult) -> None:
@@ -100,4 +104,7 @@ class NullObserver:
     def finished(
         self, request: LLMRequest, output: dict[str, Any] | None, duration_s: float
     ) -> None:
+        return None
+
+    def requeued(self, request: LLMRequest) -> None:
         return None

@@ -1,4 +1,4 @@
-"""LLM providers over HTTP with the LLMix resilience rules (the stub lives in ``llm.stub``)."""
+"""LLM providers over HTTP with the LLMix resilience rules (the stub provider is in ``testing``)."""
 
 from llmix_workers.llm.aimd import AdaptiveLimiter, RateLimitInfo, parse_ratelimit_headers
 from llmix_workers.llm.breaker import BreakerState, CircuitBreaker

@@ -45,7 +45,7 @@ class AdaptiveLimiter:
     is below the new window.
     """
 
-    def __init__(self, initial: int = 32, minimum: int = 4) -> None:
+    def __init__(self, initial: int, minimum: int) -> None:
         if not 1 <= minimum <= initial:
             raise ValueError(f"need 1 <= minimum <= initial (got {minimum}, {initial})")
         self.initial = initial

@@ -36,8 +36,8 @@ class CircuitBreaker:
         provider: str,
         base_url: str,
         *,
-        failure_threshold: int = 3,
-        cooldown_s: float = 30.0,
+        failure_threshold: int,
+        cooldown_s: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.provider = provider

@@ -6,7 +6,7 @@ import random as _random
 import time
 from collections.abc import Callable, Mapping
 
-from llmix_workers.llm.resilient import ResilientClient
+from llmix_workers.llm.resilient import ResilienceObserver, ResilientClient
 from llmix_workers.llm.router import ProviderRouter
 from llmix_workers.settings import LLMSettings, Settings
 from llmix_workers.settings.sizing import sized_llm
@@ -20,6 +20,7 @@ def build_llm_client(
     sleep: Callable[[float], None] = time.sleep,
     random: Callable[[], float] = _random.random,
     wall_clock: Callable[[], float] = time.time,
+    observer: ResilienceObserver | None = None,
 ) -> ResilientClient:
     """Every provider behind retries, breakers and AIMD, as ``[llm]`` configures them.
 
@@ -28,7 +29,8 @@ def build_llm_client(
     ``close()`` it at shutdown. Nothing connects until the first call.
     ``clock``/``sleep``/``random`` drive retries and breakers, ``wall_clock`` reads HTTP-date
     ``Retry-After`` values; tests replace them. Pool and window sizes left unset follow the
-    worker section's concurrency (the default one for a bare ``LLMSettings``).
+    worker section's concurrency (the default one for a bare ``LLMSettings``). ``observer`` is
+    told what the retries and breakers did (telemetry).
 
     Raises:
         ConfigError: a custom provider path does not import.
@@ -38,4 +40,6 @@ def build_llm_client(
     else:
         llm = sized_llm(settings)
     router = ProviderRouter(llm, env=env, wall_clock=wall_clock, monotonic=clock)
-    return ResilientClient.from_settings(router, llm, clock=clock, sleep=sleep, random=random)
+    return ResilientClient.from_settings(
+        router, llm, clock=clock, sleep=sleep, random=random, observer=observer
+    )

@@ -1,4 +1,5 @@
-"""KeyPool: a provider's API keys, rotated on 429 and set aside on 401/403 for a cool-off.
+"""KeyPool: a provider's API keys, rotated on 429 and set aside on 401/403 for a cool-off
+(``llm.key_cooloff_s``).
 
 A rejected key is set aside for one endpoint (a *scope*: the base URL that rejected it) for
 ``cooloff_s`` seconds, then tried again: a key revoked by mistake, or rejected by a request's
@@ -19,8 +20,6 @@ from collections.abc import Callable, Iterable
 from llmix_workers.errors import AuthError
 
 REDACTED = "[redacted]"
-#: Seconds a rejected key is set aside before it is tried again (``llm.key_cooloff_s``).
-DEFAULT_COOLOFF_S = 300.0
 
 
 class KeyPool:
@@ -34,7 +33,7 @@ class KeyPool:
         keys: Iterable[str],
         *,
         provider: str,
-        cooloff_s: float = DEFAULT_COOLOFF_S,
+        cooloff_s: float,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         cleaned = [key.strip() for key in keys if key.strip()]
@@ -49,10 +48,16 @@ class KeyPool:
             raise AuthError(f"no API key for {provider}", provider=provider)
 
     @classmethod
-    def parse(cls, value: str, *, provider: str, **options: object) -> KeyPool:
-        """A pool from one setting value: a single key, or several separated by commas;
-        ``options`` are the constructor's keyword arguments."""
-        return cls(value.split(","), provider=provider, **options)  # type: ignore[arg-type]
+    def parse(
+        cls,
+        value: str,
+        *,
+        provider: str,
+        cooloff_s: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> KeyPool:
+        """A pool from one setting value: a single key, or several separated by commas."""
+        return cls(value.split(","), provider=provider, cooloff_s=cooloff_s, monotonic=monotonic)
 
     def select(self, scope: str = "") -> str:
         """The current usable key for endpoint ``scope``.

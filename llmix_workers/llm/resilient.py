@@ -60,11 +60,11 @@ class ResilientClient:
         self,
         inner: LLMClient,
         *,
-        policy: RetryPolicy | None = None,
-        breaker_failure_threshold: int = 3,
-        breaker_cooldown_s: float = 30.0,
-        concurrency_initial: int = 32,
-        concurrency_min: int = 4,
+        policy: RetryPolicy,
+        breaker_failure_threshold: int,
+        breaker_cooldown_s: float,
+        concurrency_initial: int,
+        concurrency_min: int,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = _random.random,
@@ -72,7 +72,7 @@ class ResilientClient:
     ) -> None:
         self.inner = inner
         self.observer = observer
-        self.policy = policy or RetryPolicy()
+        self.policy = policy
         self._breaker_args = (breaker_failure_threshold, breaker_cooldown_s)
         self._limiter_args = (concurrency_initial, concurrency_min)
         self._clock, self._sleep, self._random = clock, sleep, random

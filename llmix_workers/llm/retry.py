@@ -1,7 +1,8 @@
 """When to retry and how long to wait: the LLMix backoff rules (docs/explanations/design.md).
 
 Delay before retry ``n`` (0-based) = ``min(2**n * 1 s, 30 s)`` + a jitter of up to 1 s, unless
-the provider sent ``Retry-After`` (seconds or an HTTP date), which wins up to a cap (60 s).
+the provider sent ``Retry-After`` (seconds or an HTTP date), which wins up to a cap
+(``llm.retry_after_cap_s``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from email.utils import parsedate_to_datetime
 BASE_DELAY_S = 1.0
 MAX_DELAY_S = 30.0
 JITTER_S = 1.0
-RETRY_AFTER_CAP_S = 60.0
 
 
 def is_retryable_status(status: int) -> bool:
@@ -66,9 +66,9 @@ class RetryPolicy:
     wait to whoever can wait better (a Celery task re-queued with a countdown).
     """
 
-    max_attempts: int = 4
-    max_inline_wait_s: float = 5.0
-    retry_after_cap_s: float = RETRY_AFTER_CAP_S
+    max_attempts: int
+    max_inline_wait_s: float
+    retry_after_cap_s: float
     base_delay_s: float = BASE_DELAY_S
     max_delay_s: float = MAX_DELAY_S
     jitter_s: float = JITTER_S

@@ -9,7 +9,8 @@ hit's six increments cost one lock, not six). A value must then only be written 
 callables (reading it, as a scrape does, needs no lock: a float attribute is read at once).
 In multiprocess mode (``MmapedValue``: a file write per increment) each value keeps its own
 ``inc``. Callers check amounts themselves (never negative). Each falls back to the public
-method if the library's internals differ.
+method if the library's internals differ; pyproject.toml pins prometheus-client's range and
+``tests/unit/telemetry/test_bound_internals.py`` fails, naming the version, when they move.
 """
 
 from __future__ import annotations

@@ -13,7 +13,10 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-LOOKUP_OUTCOMES: Final = ("l1_hit", "l2_hit", "miss")
+#: How a job was answered inside a worker (``cache`` label of the job latency).
+JOB_CACHE: Final = ("l1_hit", "l2_hit", "miss")
+#: Lookups: a worker's, and ``producer_hit`` for a job a cache-first producer answered.
+LOOKUP_OUTCOMES: Final = (*JOB_CACHE, "producer_hit")
 L2_OPERATIONS: Final = ("get", "set", "delete")
 CLEAR_SCOPES: Final = ("local", "fleet")
 CLEAR_RESULTS: Final = ("ok", "failed", "incomplete")
@@ -69,11 +72,14 @@ def create_families(registry: CollectorRegistry) -> Families:
     r = registry
     return Families(
         lookups=Counter(
-            "llmix_cache_lookups", "Cache lookups made by workers.", ["outcome"], registry=r
+            "llmix_cache_lookups",
+            "Cache lookups made by workers and producers.",
+            ["outcome"],
+            registry=r,
         ),
         l2_healthy=Gauge(
             "llmix_l2_healthy",
-            "1 when this worker's L2 is healthy, 0 when marked unhealthy.",
+            "1 when this worker's L2 is usable, 0 when marked unhealthy or in a hang's cool-off.",
             registry=r,
             multiprocess_mode="livemin",
         ),
@@ -191,7 +197,7 @@ LABEL_VALUES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ("llmix_cache_clears", "result"): CLEAR_RESULTS,
     ("llmix_single_flight_waits", "kind"): WAIT_KINDS,
     ("llmix_completions", "outcome"): COMPLETION_OUTCOMES,
-    ("llmix_completion_duration_seconds", "cache"): LOOKUP_OUTCOMES,
+    ("llmix_completion_duration_seconds", "cache"): JOB_CACHE,
     ("llmix_llm_errors", "status_class"): STATUS_CLASSES,
     ("llmix_tokens", "direction"): DIRECTIONS,
     ("llmix_tokens_saved", "direction"): DIRECTIONS,
@@ -199,8 +205,12 @@ LABEL_VALUES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
 
 #: What each family's help text leaves out: how it is counted, and how prefork nodes add up.
 NOTES: Final[dict[str, str]] = {
-    "llmix_cache_lookups": "One per job in the default cache mode.",
-    "llmix_l2_healthy": "Prefork: the minimum over live children.",
+    "llmix_cache_lookups": "One per job in the default cache mode, wherever it was answered: a "
+    "job a cache-first producer answered from L2 counts one `producer_hit`, on one worker of the "
+    "fleet at that worker's next fleet sync (the producer is not scraped).",
+    "llmix_l2_healthy": "0 after three failed writes (the LLMix rule) until a write succeeds, "
+    "and from a command that timed out (a hung Redis) until Redis answers or `cache.l2_cooloff_s` "
+    "passes. Sampled every second; prefork: the minimum over live children.",
     "llmix_l1_entries": "Sampled every second; prefork: summed over live children.",
     "llmix_cache_clears": "Each process that drops its L1 for a fleet clear counts one `local`; "
     "each fleet clear counts one `fleet` on one worker of the fleet, wherever it ran (CLI, task "
@@ -209,13 +219,17 @@ NOTES: Final[dict[str, str]] = {
     "llmix_fleet_lease_valid": "Sampled every second; prefork: the minimum (one child without a "
     "lease shows 0). See the consistency guide.",
     "llmix_completions": "A try that is re-queued is not finished. The series of a "
-    "(provider, model) appear with its first job, every outcome at 0.",
-    "llmix_completion_duration_seconds": "`cache` says how the job was answered.",
+    "(provider, model) appear with its first job, every outcome at 0. Jobs a cache-first "
+    "producer answered are not here (they are `producer_hit` lookups and savings).",
+    "llmix_completion_duration_seconds": "`cache` says how the job was answered; jobs a "
+    "producer answered are not timed here.",
     "llmix_llm_errors": "Failed attempts. At 0 for every provider from the worker's start, so "
     "`increase()` sees a provider's first error.",
     "llmix_llm_retries": "At 0 for every provider from the worker's start.",
     "llmix_requeues": "A wait longer than `llm.max_inline_wait_s`; at 0 from the start.",
     "llmix_circuit_breaker_state": "Prefork: the maximum (the worst process wins).",
+    "llmix_tokens_saved": "Jobs a cache-first producer answered count too, on the worker that "
+    "took them (see `llmix_cache_lookups_total`).",
     "llmix_cost_saved_usd": "Saved tokens times the price table `[telemetry.prices]` (empty by "
     "default: then 0).",
     "llmix_worker_processes": "A threads node counts 1; a prefork node its live children.",

@@ -145,6 +145,10 @@ class JobTelemetry:
             int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0)),
         )  # fmt: skip
 
+    def requeued(self, request: LLMRequest) -> None:
+        if self.metrics is not None:
+            self.metrics.requeue(request.provider)
+
     @contextmanager
     def _call(self, request: LLMRequest) -> Iterator[CallRecord]:
         started = _now()

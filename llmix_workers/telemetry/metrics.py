@@ -20,6 +20,7 @@ from llmix_workers.telemetry.bound import bound_inc, bound_observe, not_negative
 from llmix_workers.telemetry.catalogue import (
     CLEAR_RESULTS,
     CLEAR_SCOPES,
+    JOB_CACHE,
     L2_OPERATIONS,
     LOOKUP_OUTCOMES,
     OTHER_MODEL,
@@ -76,7 +77,7 @@ class Metrics:
         self,
         registry: CollectorRegistry | None = None,
         *,
-        max_models: int = 20,
+        max_models: int,
         prices: Mapping[str, Price] | None = None,
         providers: Iterable[str] = (),
     ) -> None:
@@ -92,7 +93,7 @@ class Metrics:
         self._by_provider: dict[str, ProviderSeries] = {}
         self._lookups = {o: bound_inc(f.lookups.labels(o), values) for o in LOOKUP_OUTCOMES}
         self._durations = {
-            c: bound_observe(f.completion_duration.labels(c), values) for c in LOOKUP_OUTCOMES
+            c: bound_observe(f.completion_duration.labels(c), values) for c in JOB_CACHE
         }
         self._l2_errors = {op: f.l2_errors.labels(op) for op in L2_OPERATIONS}
         self._clears = {(s, r): f.clears.labels(s, r) for s in CLEAR_SCOPES for r in CLEAR_RESULTS}
@@ -187,6 +188,18 @@ class Metrics:
         if saved_model != model:
             series = self._model(provider, saved_model)
         return self._save(series, saved_model, input_tokens, output_tokens)
+
+    def producer_answers(
+        self, provider: str, model: str, saved_model: str, jobs: int,
+        input_tokens: int, output_tokens: int,
+    ) -> float:  # fmt: skip
+        """``jobs`` jobs a producer answered from the cache: ``producer_hit`` lookups and the
+        tokens (and USD) they saved for ``saved_model``; returns the USD. Not completions: this
+        worker did not run them."""
+        not_negative(jobs, input_tokens, output_tokens)
+        self._lookups["producer_hit"](jobs)
+        return self._save(self._model(provider, saved_model), saved_model, input_tokens,
+                          output_tokens)  # fmt: skip
 
     def llm_call(self, provider: str, model: str, duration_s: float) -> None:
         """One provider call, all its attempts, in seconds."""

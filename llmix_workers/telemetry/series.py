@@ -11,7 +11,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from llmix_workers.telemetry.bound import Hit, Inc, bound_hit, bound_inc
 from llmix_workers.telemetry.catalogue import (
     COMPLETION_OUTCOMES,
-    LOOKUP_OUTCOMES,
+    JOB_CACHE,
     STATUS_CLASSES,
     Families,
 )
@@ -50,7 +50,7 @@ def model_series(f: Families, provider: str, model: str, lock: threading.Lock) -
     usd = f.cost_saved.labels(provider, model)
     hits = {
         cache: hit
-        for cache in LOOKUP_OUTCOMES
+        for cache in JOB_CACHE
         if (hit := bound_hit(ok, f.completion_duration.labels(cache), saved, usd, lock))
     }
     inc: Callable[[Counter], Inc] = lambda child: bound_inc(child, lock)  # noqa: E731

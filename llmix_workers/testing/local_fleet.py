@@ -144,6 +144,9 @@ class LocalFleet:
     ``worker_env`` adds environment variables for the workers (e.g. ``LLMIX_WORKER__...``); it
     stays a public dict, read each time a worker starts.
     With ``stub=False`` the workers use whatever provider keys the environment has.
+    ``broker_url`` and ``result_backend`` (default: the Redis) put Celery elsewhere: a Sentinel,
+    RabbitMQ, or a standalone Redis beside a cluster that holds L2 and fleet state; the workers
+    and :meth:`settings` both get them.
     """
 
     def __init__(
@@ -154,6 +157,8 @@ class LocalFleet:
         stub_latency_ms: int = 0,
         worker_env: Mapping[str, str] | None = None,
         workdir: str | Path | None = None,
+        broker_url: str | None = None,
+        result_backend: str | None = None,
     ) -> None:
         self._own_dir = None if workdir else tempfile.TemporaryDirectory(prefix="llmix-fleet-")
         self.workdir = Path(workdir or self._own_dir.name)  # type: ignore[union-attr]
@@ -161,6 +166,8 @@ class LocalFleet:
         self._redis_url = redis_url
         self.stub: StubProvider | None = StubProvider(latency_ms=stub_latency_ms) if stub else None
         self.worker_env = dict(worker_env or {})
+        self.broker_url = broker_url
+        self.result_backend = result_backend
         self.workers: list[LocalWorker] = []
         self._control_app: Any = None
 
@@ -187,6 +194,10 @@ class LocalFleet:
             LLMIX_TELEMETRY__MULTIPROC_DIR=str(self.workdir),
             PYTHONUNBUFFERED="1",
         )
+        if self.broker_url:
+            env["LLMIX_WORKER__BROKER_URL"] = self.broker_url
+        if self.result_backend:
+            env["LLMIX_WORKER__RESULT_BACKEND"] = self.result_backend
         if self.stub is not None:
             for provider in BUILTIN_PROVIDERS:  # the Anthropic API's paths start with /v1
                 base = self.stub.base_url + ("" if provider == "anthropic" else "/v1")
@@ -199,6 +210,10 @@ class LocalFleet:
         """Settings for a producer in this process that talks to this fleet."""
         (self.workdir / "settings.toml").touch()
         overrides.setdefault("redis", {"url": self.redis_url})
+        celery = {"broker_url": self.broker_url, "result_backend": self.result_backend}
+        if any(celery.values()):
+            worker = {k: v for k, v in celery.items() if v}
+            overrides["worker"] = {**worker, **overrides.get("worker", {})}
         return load_settings(self.workdir / "settings.toml", **overrides)
 
     def add_worker(self, name: str, **options: Any) -> LocalWorker:

@@ -16,7 +16,6 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import httpx
@@ -24,6 +23,7 @@ import httpx
 from llmix_workers.errors import ConfigError, LlmixError
 from llmix_workers.testing.promql import alert_queries, dashboard_queries, metric_names
 from llmix_workers.testing.redis_server import free_port
+from llmix_workers.testing.server import PrivateServer
 
 __all__ = [
     "PrivatePrometheus",
@@ -56,7 +56,7 @@ def find_prometheus() -> str:
     raise ConfigError(INSTALL_HINT)
 
 
-class PrivatePrometheus:
+class PrivatePrometheus(PrivateServer):
     """One Prometheus process owned by this object (use as a context manager).
 
     Parameters:
@@ -171,17 +171,6 @@ class PrivatePrometheus:
         self._process = None
         self._http.close()
         self._dir.cleanup()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _ready(self) -> bool:
         try:

@@ -11,12 +11,13 @@ import shutil
 import socket
 import subprocess
 import uuid
-from types import TracebackType
+from typing import Self
 from urllib.parse import quote
 
 import httpx
 
 from llmix_workers.errors import ConfigError
+from llmix_workers.testing.server import PrivateServer
 
 
 def rabbitmq_reachable(host: str = "127.0.0.1", port: int = 5672) -> bool:
@@ -28,7 +29,7 @@ def rabbitmq_reachable(host: str = "127.0.0.1", port: int = 5672) -> bool:
         return False
 
 
-class PrivateVhost:
+class PrivateVhost(PrivateServer):
     """A fresh virtual host on which ``user`` has every permission (context manager)."""
 
     def __init__(
@@ -50,7 +51,15 @@ class PrivateVhost:
         """``amqp://user:password@host:port/<vhost>`` (clear text: tests only)."""
         return f"amqp://{self.user}:{self.password}@{self.host}:{self.port}/{quote(self.name)}"
 
-    def create(self) -> PrivateVhost:
+    def start(self) -> Self:
+        """The same as :meth:`create` (the :class:`PrivateServer` shape)."""
+        return self.create()
+
+    def close(self) -> None:
+        """The same as :meth:`delete`."""
+        self.delete()
+
+    def create(self) -> Self:
         """Raises: ConfigError: neither rabbitmqctl nor the management API could do it."""
         if self._ctl:
             self._run("add_vhost", self.name)
@@ -85,14 +94,3 @@ class PrivateVhost:
             raise ConfigError(f"no rabbitmqctl and no management API: {exc}") from None
         if response.status_code >= 300:
             raise ConfigError(f"management API {method} {path}: HTTP {response.status_code}")
-
-    def __enter__(self) -> PrivateVhost:
-        return self.create()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.delete()

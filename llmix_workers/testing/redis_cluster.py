@@ -11,17 +11,18 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from types import TracebackType
+from typing import Self
 
 import redis
 
 from llmix_workers.errors import ConfigError
-from llmix_workers.testing.redis_server import PrivateRedis, free_port
+from llmix_workers.testing.redis_server import PrivateRedis, free_port, local_client
+from llmix_workers.testing.server import PrivateServer
 
 CLI_HINT = "no redis-cli found: install Redis's tools (apt install redis-tools or redis-server)"
 
 
-class PrivateCluster:
+class PrivateCluster(PrivateServer):
     """``primaries`` cluster nodes owned by this object (use as a context manager)."""
 
     def __init__(self, primaries: int = 3, *, node_timeout_ms: int = 2000) -> None:
@@ -41,7 +42,7 @@ class PrivateCluster:
         """``redis+cluster://`` with every node as a seed."""
         return "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
 
-    def start(self, timeout_s: float = 30.0) -> PrivateCluster:
+    def start(self, timeout_s: float = 30.0) -> Self:
         """Start every node, create the cluster, wait until every node says ``cluster_state:ok``.
 
         Raises:
@@ -74,7 +75,7 @@ class PrivateCluster:
     def ready(self) -> bool:
         """Every node reports ``cluster_state:ok`` and knows every other node."""
         for node in self.nodes:
-            client = redis.Redis(port=node.port, socket_timeout=1)
+            client = local_client(node.port)
             try:
                 info = client.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
                 text = info.decode() if isinstance(info, bytes) else str(info)
@@ -90,21 +91,10 @@ class PrivateCluster:
     def flush(self) -> None:
         """Empty every node."""
         for node in self.nodes:
-            client = redis.Redis(port=node.port)
+            client = local_client(node.port)
             client.flushall()
             client.close()
 
     def close(self) -> None:
         for node in self.nodes:
             node.close()
-
-    def __enter__(self) -> PrivateCluster:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

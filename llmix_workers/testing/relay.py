@@ -4,7 +4,8 @@ For partition tests without root: point one client at the relay instead of the s
 the link is cut, the relay forwards nothing and answers nothing (connections stay open, so
 clients wait for their socket timeout, as they do when packets are dropped); healing it lets
 new connections through again. Connections that lived through a cut are closed at the heal,
-as a real peer would reset them.
+as a real peer would reset them. :attr:`TcpRelay.dropped` counts what clients sent while the
+link was cut (one read per request a client is left waiting on: each costs it a timeout).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class TcpRelay:
         self._cut = threading.Event()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
+        #: Reads from clients dropped while the link was cut (a request each, pipelines as one).
+        self.dropped = 0
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._closed = False
         self._thread = threading.Thread(target=self._accept, name="tcp-relay", daemon=True)
@@ -62,6 +65,7 @@ class TcpRelay:
             if self._cut.is_set():
                 with self._lock:
                     self._sockets.append(client)  # held open, never answered
+                threading.Thread(target=self._drain, args=(client,), daemon=True).start()
                 continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
@@ -70,19 +74,34 @@ class TcpRelay:
                 continue
             with self._lock:
                 self._sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+            for source, sink, upward in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pump, args=(source, sink, upward),
+                                 daemon=True).start()  # fmt: skip
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, upward: bool) -> None:
         try:
             while data := source.recv(_CHUNK):
                 if self._cut.is_set():
+                    if upward:
+                        self._count_drop()
                     continue  # dropped on the floor
                 sink.sendall(data)
         except OSError:
             pass
         if not self._cut.is_set():
             _close(sink)
+
+    def _drain(self, client: socket.socket) -> None:
+        """Read (and count, and drop) what a client sends on a connection made while cut."""
+        try:
+            while client.recv(_CHUNK):
+                self._count_drop()
+        except OSError:
+            pass
+
+    def _count_drop(self) -> None:
+        with self._lock:
+            self.dropped += 1
 
     def __enter__(self) -> TcpRelay:
         return self

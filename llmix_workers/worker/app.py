@@ -11,14 +11,27 @@ from llmix_workers.errors import ConfigError
 from llmix_workers.settings import Settings
 from llmix_workers.settings.sizing import redis_connections_needed
 from llmix_workers.topology.broker import celery_transport
+from llmix_workers.topology.clients import REDIS_ERRORS, ping
+from llmix_workers.topology.url import SCHEMES
+
+#: Seconds each Redis has to answer the start-up credentials check.
+CREDENTIALS_TIMEOUT_S = 5.0
 
 
 class LlmixCelery(Celery):  # type: ignore[misc]
     """A Celery app that carries the Settings it was built from (``app.settings``); its remote
     control gives each ``llmix_cache_clear`` broadcast an id the nodes share."""
 
-    settings: Settings
     control_cls = "llmix_workers.worker.control:LlmixControl"
+
+    def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
+        self.settings = settings
+        super().__init__(*args, **kwargs)
+
+    def __reduce_keys__(self) -> dict[str, Any]:
+        """What a pickled app is rebuilt from: Celery's keys and the settings."""
+        keys: dict[str, Any] = super().__reduce_keys__()
+        return {**keys, "settings": self.settings}
 
 
 def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
@@ -39,8 +52,7 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
     from llmix_workers.worker.node import HealthBeat
 
     worker = settings.worker
-    app = LlmixCelery("llmix_workers", set_as_current=False)
-    app.settings = settings
+    app = LlmixCelery("llmix_workers", set_as_current=False, settings=settings)
     fallback = " (unset, so the Redis URL)"
     broker_name = "worker.broker_url" + ("" if worker.broker_url else fallback)
     backend_name = "worker.result_backend" + ("" if worker.result_backend else fallback)
@@ -105,7 +117,8 @@ def check_redis_credentials(settings: Settings) -> None:
     """Refuse to start a worker when a Redis it needs rejects its credentials (one PING each).
 
     An unreachable Redis is not an error here: Celery retries the broker, L2 degrades. A wrong
-    password or user is, since no retry can fix it (Celery would retry it for minutes).
+    password or user is, since no retry can fix it (Celery would retry it for minutes). Every
+    topology is checked (a Sentinel's primary, each node of a cluster).
 
     Raises:
         ConfigError: names the role (broker, result backend, cache, fleet state), never the URL.
@@ -117,14 +130,11 @@ def check_redis_credentials(settings: Settings) -> None:
         "fleet state": settings.fleet_redis_url,
     }
     for role, url in roles.items():
-        if not url or not url.startswith(("redis://", "rediss://", "unix://")):
+        if not url or url.partition("://")[0] not in SCHEMES:
             continue
-        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         try:
-            client.ping()
+            ping(url, timeout_s=CREDENTIALS_TIMEOUT_S)
         except redis.AuthenticationError as exc:
             raise ConfigError(f"the {role} Redis refused the credentials: {exc}") from None
-        except (redis.RedisError, OSError):
+        except (*REDIS_ERRORS, ConfigError):
             continue
-        finally:
-            client.close()

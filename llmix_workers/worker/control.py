@@ -20,9 +20,9 @@ from celery.app.control import Control
 from celery.worker.control import control_command
 
 from llmix_workers.errors import LlmixError
-from llmix_workers.fleet.client import REDIS_ERRORS
 from llmix_workers.fleet.shared_clear import SharedClear
-from llmix_workers.jobs.build import build_fleet_control
+from llmix_workers.topology.clients import REDIS_ERRORS
+from llmix_workers.wiring.fleet import build_fleet_control
 
 #: The remote-control command's name (``celery control <name>``).
 CONTROL_CACHE_CLEAR: Final = "llmix_cache_clear"

@@ -3,22 +3,18 @@
 Runs in the node's main process. With the prefork pool it first gives the node a private
 multiprocess folder (wiped), so every child's samples add up on one page; with threads or solo
 the process registry is served as it is. Liveness comes from a consumer bootstep that beats on
-the consumer's timer; readiness pings the broker and the cache Redis with short timeouts.
+the consumer's timer; readiness asks the broker, and only the broker (see
+:mod:`llmix_workers.telemetry.health` for why the cache's Redis is left out).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
-import redis
 from celery import Celery, bootsteps
 from prometheus_client import REGISTRY
 
-from llmix_workers.cache.strategy import resolve_response_cache_strategy
 from llmix_workers.settings import Settings
 from llmix_workers.telemetry.health import HealthState
 from llmix_workers.telemetry.multiprocess import multiprocess_registry, prepare_node_dir
@@ -27,7 +23,7 @@ from llmix_workers.telemetry.server import MetricsServer, start_metrics_server
 logger = logging.getLogger(__name__)
 #: Seconds between liveness beats of the consumer loop.
 BEAT_INTERVAL_S = 5.0
-#: Timeout of one readiness ping (broker or cache Redis), seconds; answers are reused this long.
+#: Timeout of one readiness probe of the broker, seconds.
 PROBE_TIMEOUT_S = 2.0
 
 
@@ -40,10 +36,7 @@ class NodeTelemetry:
         self.app = app
         self.settings = settings
         self.health = HealthState.from_settings(
-            settings.telemetry,
-            broker_ok=_cached(lambda: _broker_answers(app), PROBE_TIMEOUT_S),
-            cache_needs_redis=_cache_needs_redis(settings),
-            redis_probe=_cached(lambda: _redis_answers(settings.redis_url), PROBE_TIMEOUT_S),
+            settings.telemetry, broker_probe=lambda: broker_answers(app)
         )
         self.server: MetricsServer | None = None
 
@@ -94,12 +87,9 @@ class HealthBeat(bootsteps.StartStopStep):  # type: ignore[misc]
             self.tref = None
 
 
-def _cache_needs_redis(settings: Settings) -> bool:
-    strategy = resolve_response_cache_strategy(settings.cache.strategy, settings.redis_url)
-    return strategy in ("redis", "redis-or-memory") and bool(settings.redis_url)
-
-
-def _broker_answers(app: Celery) -> bool:
+def broker_answers(app: Celery) -> bool:
+    """Connect to ``app``'s broker (any transport kombu has: Redis, Sentinel, AMQP) within
+    :data:`PROBE_TIMEOUT_S`; True when it answered."""
     options = {"socket_timeout": PROBE_TIMEOUT_S, "socket_connect_timeout": PROBE_TIMEOUT_S}
     conn = app.connection_for_read(transport_options=options, connect_timeout=PROBE_TIMEOUT_S)
     try:
@@ -108,33 +98,3 @@ def _broker_answers(app: Celery) -> bool:
         return conn.default_channel is not None
     finally:
         conn.release()
-
-
-def _redis_answers(url: str | None) -> bool:
-    if not url:
-        return False
-    client = redis.Redis.from_url(
-        url, socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S
-    )
-    try:
-        return bool(client.ping())
-    finally:
-        client.close()
-
-
-def _cached(check: Callable[[], bool], ttl_s: float) -> Callable[[], bool]:
-    """``check`` run at most once per ``ttl_s`` (probes arrive from every kubelet period)."""
-    lock = threading.Lock()
-    last: list[float | bool] = [-ttl_s, False]
-
-    def cached() -> bool:
-        with lock:
-            if time.monotonic() - float(last[0]) >= ttl_s:
-                try:
-                    last[1] = bool(check())
-                except Exception:
-                    last[1] = False
-                last[0] = time.monotonic()
-            return bool(last[1])
-
-    return cached

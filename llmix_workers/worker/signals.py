@@ -23,6 +23,7 @@ from celery.signals import (
 from llmix_workers.errors import ConfigError
 from llmix_workers.settings.sizing import check_pool_sizes
 from llmix_workers.topology.clients import check_reachable
+from llmix_workers.wiring.redis import CHECK_TIMEOUT_S
 from llmix_workers.worker.limits import raise_open_files_limit
 from llmix_workers.worker.node import NodeTelemetry
 from llmix_workers.worker.runtime import close_runtime, runtime_for, set_node_name
@@ -40,7 +41,8 @@ def connect(app: Celery) -> None:
         try:  # Celery swallows a handler's exceptions, not SystemExit
             check_pool_sizes(settings.redis, settings.llm, settings.worker)
             raise_open_files_limit(settings)
-            check_reachable([settings.redis_url, settings.fleet_redis_url])
+            urls = [settings.redis_url, settings.fleet_redis_url]
+            check_reachable(urls, timeout_s=CHECK_TIMEOUT_S)
         except ConfigError as exc:
             logger.critical("error: %s", exc)
             raise SystemExit(2) from None

@@ -7,9 +7,9 @@ from typing import Any, Final
 from celery import Celery, Task
 
 from llmix_workers.errors import LLMError
-from llmix_workers.jobs.build import build_fleet_control
 from llmix_workers.jobs.job import CompletionJob
 from llmix_workers.telemetry.tracing import SPAN_CACHE_CLEAR, get_tracer
+from llmix_workers.wiring.fleet import build_fleet_control
 from llmix_workers.worker.requeue import RequeuePlan
 from llmix_workers.worker.runtime import runtime_for
 
@@ -61,8 +61,7 @@ def register(app: Celery) -> None:
             countdown = plan.countdown(exc)
             if countdown is None:
                 raise
-            if runtime.telemetry is not None:
-                runtime.telemetry.metrics.requeue(job.request.provider)
+            runtime.service.observer.requeued(job.request)
             requeued = plan.after(exc, countdown)
             raise self.retry(
                 exc=exc,

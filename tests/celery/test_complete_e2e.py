@@ -207,7 +207,7 @@ def test_prefork_children_each_have_an_l1_over_the_shared_l2(
 def test_a_rerun_batch_is_answered_by_the_producer_without_a_task(
     clean_fleet: LocalFleet, pair: tuple[LocalWorker, LocalWorker], producer: CompletionProducer
 ) -> None:
-    from llmix_workers.jobs.build import build_fleet_control
+    from llmix_workers.wiring.fleet import build_fleet_control
 
     assert clean_fleet.stub is not None
     reqs = [request(f"Batch item {n}.") for n in range(30)]

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from llmix_workers.errors import ConfigError
-from llmix_workers.jobs.build import build_fleet_control
 from llmix_workers.producer import CompletionProducer
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.prometheus import PrivatePrometheus
 from llmix_workers.testing.promql import dashboard_queries
 from llmix_workers.testing.redis_server import free_port
+from llmix_workers.wiring.fleet import build_fleet_control
 from tests.celery.conftest import FAST_DELIVERY
 from tests.celery.jobs import request
 from tests.dashboards.conftest import DASHBOARD_JSON

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from llmix_workers.jobs.build import build_fleet_control
 from llmix_workers.producer import CompletionProducer, JobOutcome
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.redis_server import free_port
+from llmix_workers.wiring.fleet import build_fleet_control
 from tests.celery.conftest import FAST_DELIVERY
 from tests.celery.jobs import calls_for, request
 from tests.celery.scrape import Page, eventually, probe, promtool_check, scrape

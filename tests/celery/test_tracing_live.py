@@ -7,8 +7,12 @@ defaults, one recording content, one sampling no root spans.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +33,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 TASK_SPAN = "run/llmix.complete"
 PUBLISH_SPAN = "apply_async/llmix.complete"
+CLI_SERVICE = "llmix-cli-under-test"
 WORKER_SPANS = {
     TASK_SPAN, t.SPAN_CACHE_GET, t.SPAN_LLM_CALL, t.SPAN_CACHE_SET, t.SPAN_L2_GET,
     t.SPAN_L2_SET, t.SPAN_FLEET_LOCK_WAIT,
@@ -43,6 +48,7 @@ class Traced:
     exporter: InMemorySpanExporter
     producer: CompletionProducer
     nodes: dict[str, LocalWorker]
+    endpoint: str
 
     def run(self, node: str, req: dict[str, Any]) -> tuple[dict[str, Any], ReadableSpan]:
         """Run one job on ``node``; its output and the producer's publish span."""
@@ -94,7 +100,7 @@ def traced() -> Iterator[Traced]:
             fleet.worker_env["LLMIX_TELEMETRY__OTEL_SAMPLING_RATIO"] = "0"
             nodes["unsampled"] = fleet.add_worker("oz", queues="oz", concurrency=1)
             producer = CompletionProducer(fleet.settings(producer={"cache_first": False}))
-            yield Traced(fleet, receiver, provider, exporter, producer, nodes)
+            yield Traced(fleet, receiver, provider, exporter, producer, nodes, endpoint)
     finally:
         reset_global_provider()
         receiver.close()
@@ -170,3 +176,39 @@ def test_sampling_ratio_zero_starts_no_worker_trace(traced: Traced) -> None:
     traced.trace_of(publish, {TASK_SPAN, t.SPAN_CACHE_GET})
     roots = [s for s in traced.receiver.spans() if s.name == TASK_SPAN and not s.parent_id]
     assert roots == []
+
+
+def test_the_cli_publish_spans_parent_the_jobs(traced: Traced, tmp_path: Path) -> None:
+    """``llmix-workers enqueue`` with tracing on starts each job's trace (issue 21, defect 4):
+    before, the CLI exported nothing and every job began a new trace at the worker."""
+    batch = tmp_path / "jobs.jsonl"
+    batch.write_text("".join(json.dumps(request(f"traced from the CLI {n}")) + "\n"
+                             for n in range(2)))  # fmt: skip
+    env = traced.fleet.env() | {
+        "LLMIX_TELEMETRY__OTEL_ENABLED": "true",
+        "LLMIX_TELEMETRY__OTEL_ENDPOINT": traced.endpoint,
+        "LLMIX_TELEMETRY__OTEL_SERVICE_NAME": CLI_SERVICE,
+        "LLMIX_TELEMETRY__OTEL_SAMPLING_RATIO": "1",  # the fleet's env has the "oz" node's 0
+        "LLMIX_WORKER__QUEUE": traced.nodes["threads"].name,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "llmix_workers", "enqueue", "--jsonl", str(batch), "--wait",
+         "--no-cache-first"], env=env, cwd=traced.fleet.workdir, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-800:]
+
+    def published() -> list[ReceivedSpan]:
+        return [
+            s
+            for s in traced.receiver.spans()
+            if s.name == PUBLISH_SPAN and s.resource.get("service.name") == CLI_SERVICE
+        ]
+
+    eventually(lambda: len(published()) == 2, "the CLI's two publish spans exported")
+    for publish in published():
+        under = (lambda publish=publish: any(  # noqa: E731
+            s.name == TASK_SPAN and s.parent_id == publish.span_id
+            for s in traced.receiver.spans(publish.trace_id)
+        ))  # fmt: skip
+        eventually(under, f"the worker's {TASK_SPAN} span under the CLI's publish span")

@@ -24,7 +24,7 @@ _VALUES: Final[dict[str, tuple[str, ...]]] = {
     "scope": c.CLEAR_SCOPES,
     "result": c.CLEAR_RESULTS,
     "kind": c.WAIT_KINDS,
-    "cache": c.LOOKUP_OUTCOMES,
+    "cache": c.JOB_CACHE,
     "status_class": c.STATUS_CLASSES,
     "direction": c.DIRECTIONS,
     "provider": PROVIDER,

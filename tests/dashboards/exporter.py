@@ -1,8 +1,8 @@
 """A tiny real ``/metrics`` endpoint with a sample for every catalogue metric.
 
 It plays a fleet in trouble, so that every alert condition of ``dashboards/alerts.yml`` holds and
-each alert expression returns data: L2 unhealthy, 2 hits per 20 misses (9% hit ratio), 1 failed
-completion per 10 good ones (9% errors), the openai circuit breaker open. Counters and histograms
+each alert expression returns data: L2 unhealthy, 3 hits (L1, L2, producer) per 30 misses (9%
+hit ratio), 1 failed completion per 10 good ones (9% errors), the openai circuit breaker open. Counters and histograms
 grow every 0.1 s from a background thread, so ``rate()`` is never zero; cached jobs take 1-4 ms,
 uncached ones 1.2 s.
 """
@@ -19,7 +19,7 @@ from tests.dashboards.catalogue import BUCKETS_S, CATALOGUE
 
 Metric = Counter | Gauge | Histogram
 
-WEIGHTS = {"miss": 20.0, "ok": 10.0}
+WEIGHTS = {"miss": 30.0, "ok": 10.0}
 LATENCY_S = {"l1_hit": 0.001, "l2_hit": 0.004, "miss": 1.2}
 GAUGES = {
     "llmix_l2_healthy": 0.0,

@@ -55,7 +55,7 @@ def test_harness_scrapes_the_exporter_under_the_job(prometheus: PrivatePrometheu
     up = prometheus.query("up")
     assert [(s["metric"]["job"], s["value"][1]) for s in up] == [(JOB, "1")]
     lookups = prometheus.query('sum by (outcome) (llmix_cache_lookups_total{job="llmix-workers"})')
-    assert {s["metric"]["outcome"] for s in lookups} == {"l1_hit", "l2_hit", "miss"}
+    assert {s["metric"]["outcome"] for s in lookups} == {"l1_hit", "l2_hit", "miss", "producer_hit"}
 
 
 @pytest.mark.parametrize("variables", [{}, {"job": JOB}], ids=["all", "job"])

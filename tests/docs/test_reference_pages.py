@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 import docgen
+from docgen import reliability as reliability_report
 from docgen.telemetry_page import render_telemetry
 from llmix_workers.telemetry import tracing
 from llmix_workers.telemetry.catalogue import LABEL_VALUES, NOTES, create_families
 from llmix_workers.telemetry.spans import SPANS
-from llmix_workers.testing import reliability_report
 from tests.unit.telemetry.test_catalogue import CATALOGUE
 
 

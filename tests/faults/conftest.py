@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from llmix_workers.testing.reliability_report import ScenarioRecord, merge_records
+from docgen.reliability import ScenarioRecord, merge_records
 
 Record = Callable[[ScenarioRecord], None]
 

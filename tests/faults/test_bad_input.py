@@ -16,11 +16,11 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from docgen.reliability import ScenarioRecord
 from llmix_workers.errors import InvalidRequest
 from llmix_workers.jobs.job import CompletionJob
 from llmix_workers.producer import CompletionProducer
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
-from llmix_workers.testing.reliability_report import ScenarioRecord
 from tests.celery.jobs import calls_for, request
 from tests.faults.conftest import Record
 from tests.faults.support import FAST_ENV, stub_total

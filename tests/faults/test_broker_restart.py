@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 import redis
 
+from docgen.reliability import ScenarioRecord
 from llmix_workers.producer import CompletionProducer, JobOutcome
 from llmix_workers.testing.local_fleet import LocalFleet
 from llmix_workers.testing.redis_server import PrivateRedis
-from llmix_workers.testing.reliability_report import ScenarioRecord
 from tests.celery.jobs import request
 from tests.faults.conftest import Record
 from tests.faults.rabbit import PrivateRabbit

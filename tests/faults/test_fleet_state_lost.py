@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import redis
 
+from docgen.reliability import ScenarioRecord
 from llmix_workers.fleet.keys import FleetKeys
-from llmix_workers.jobs.build import build_fleet_control
 from llmix_workers.producer import CompletionProducer
 from llmix_workers.settings import Settings
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.redis_server import PrivateRedis
-from llmix_workers.testing.reliability_report import ScenarioRecord
+from llmix_workers.wiring.fleet import build_fleet_control
 from tests.celery.jobs import calls_for, request
 from tests.faults.conftest import Record
 from tests.faults.support import FAST_ENV, split_env, wait_for

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from docgen.reliability import ScenarioRecord
 from llmix_workers.producer import CompletionProducer
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.redis_server import free_port
-from llmix_workers.testing.reliability_report import ScenarioRecord
 from tests.celery.jobs import calls_for, request
 from tests.faults.conftest import Record
 from tests.faults.support import FAST_ENV, figures, scrape, stub_total

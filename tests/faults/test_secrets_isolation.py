@@ -17,13 +17,13 @@ import httpx
 import pytest
 import redis
 
-from llmix_workers.cache.backends.redis import entry_pattern
+from docgen.reliability import ScenarioRecord
+from llmix_workers.cache.backends.patterns import entry_pattern
 from llmix_workers.fleet.keys import FleetKeys
-from llmix_workers.jobs.build import build_fleet_control
 from llmix_workers.producer import CompletionProducer
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.redis_server import PrivateRedis, free_port
-from llmix_workers.testing.reliability_report import ScenarioRecord
+from llmix_workers.wiring.fleet import build_fleet_control
 from tests.celery.jobs import calls_for, request
 from tests.faults.conftest import Record
 from tests.faults.support import FAST_ENV

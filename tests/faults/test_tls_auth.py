@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from docgen.reliability import ScenarioRecord
 from llmix_workers.producer import CompletionProducer
 from llmix_workers.testing.local_fleet import LocalFleet
 from llmix_workers.testing.redis_server import PrivateRedis, free_port
-from llmix_workers.testing.reliability_report import ScenarioRecord
 from tests.celery.jobs import request
 from tests.faults.conftest import Record
 from tests.faults.support import FAST_ENV, errors_of

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from docgen.reliability import ScenarioRecord
 from llmix_workers.producer import CompletionProducer
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
-from llmix_workers.testing.reliability_report import ScenarioRecord
 from tests.celery.jobs import calls_for, request
 from tests.faults.conftest import Record
 from tests.faults.support import FAST_ENV, stub_total, wait_for

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from docgen.reliability import JSON_PATH
 from llmix_workers.testing.nemesis import figures, scenarios, skew
 from llmix_workers.testing.nemesis.cluster import ClusterSpec, NemesisCluster
 from llmix_workers.testing.nemesis.netns import NetnsUnavailable, clean_stale, require_netns
 from llmix_workers.testing.nemesis.runner import Runner, RunResult
-from llmix_workers.testing.reliability_report import JSON_PATH
 
 Record = Callable[[RunResult], None]
 

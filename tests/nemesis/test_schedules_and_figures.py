@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from llmix_workers.testing import reliability_report
+from docgen import reliability as reliability_report
 from llmix_workers.testing.nemesis import faults, figures, scenarios
 from llmix_workers.testing.nemesis.checker import check
 from llmix_workers.testing.nemesis.history import Call, Clear, Event, Injected, Lookup

@@ -11,6 +11,7 @@ from redis.retry import Retry
 
 from llmix_workers.cache.backends.memory import MemoryL2
 from llmix_workers.cache.tiered import TwoTierCache
+from llmix_workers.fleet.answers import FleetCounts
 from llmix_workers.fleet.control import FleetControl
 from llmix_workers.fleet.keys import FleetKeys
 from llmix_workers.fleet.member import FleetMember
@@ -34,10 +35,11 @@ def seat(
     node: str,
     monotonic: Callable[[], float] = time.monotonic,
     fleet: FleetSettings = STEADY,
+    counts: FleetCounts | None = None,
 ) -> tuple[FleetMember, TwoTierCache]:
     member = FleetMember(client, KEYS, node=node, sync_interval_s=fleet.sync_interval_s,
                          lease_s=fleet.lease_s, member_ttl_s=fleet.member_ttl_s,
-                         monotonic=monotonic)  # fmt: skip
+                         counts=counts, monotonic=monotonic)  # fmt: skip
     cache = TwoTierCache("redis", CacheSettings(), l2=l2, invalidator=member)
     return member, cache
 

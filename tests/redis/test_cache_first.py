@@ -6,11 +6,12 @@ from typing import Any
 
 import redis
 
-from llmix_workers.jobs.build import build_cache_first, build_fleet_control, build_response_cache
 from llmix_workers.jobs.job import CompletionJob
 from llmix_workers.jobs.service import CompletionService
 from llmix_workers.settings import load_settings
 from llmix_workers.testing.fake_client import FakeClient
+from llmix_workers.wiring.cache import build_cache_first, build_response_cache
+from llmix_workers.wiring.fleet import build_fleet_control
 
 
 def job(text: str, **fields: Any) -> CompletionJob:

@@ -13,9 +13,12 @@ from llmix_workers.cache.backend import MISS
 from llmix_workers.cache.backends.redis import RedisL2
 from llmix_workers.cache.tiered import CacheHit
 from llmix_workers.fleet.control import FleetControl
-from llmix_workers.settings import CacheSettings, FleetSettings
+from llmix_workers.settings import CacheSettings, FleetSettings, RedisSettings
 from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.wiring.cache import l2_options
 from tests.redis.fleet_seats import FAST, KEY, KEYS, PREFIX, seat
+
+SLOW = RedisSettings(socket_timeout_s=2, connect_timeout_s=2)
 
 
 def _eventually(check: object, timeout_s: float = 20.0) -> None:
@@ -39,7 +42,7 @@ def pair() -> Iterator[tuple[PrivateRedis, PrivateRedis]]:
 
 def _control(primary: PrivateRedis, timeout_s: float) -> FleetControl:
     client = redis.Redis(port=primary.port, socket_timeout=5)
-    l2 = RedisL2(primary.url, socket_timeout_s=2, connect_timeout_s=2)
+    l2 = RedisL2(primary.url, **l2_options(SLOW))
     fleet = FleetSettings(**{**FAST.model_dump(), "clear_timeout_s": timeout_s})
     return FleetControl(client, l2, cache=CacheSettings(), fleet=fleet)
 
@@ -64,7 +67,7 @@ def test_a_failover_right_after_a_complete_clear_brings_nothing_back(
 ) -> None:
     primary, replica = pair
     client = redis.Redis(port=primary.port, socket_timeout=2)
-    l2 = RedisL2(primary.url, socket_timeout_s=2, connect_timeout_s=2)
+    l2 = RedisL2(primary.url, **l2_options(SLOW))
     member, cache = seat(client, l2, "writer", fleet=FAST)  # type: ignore[arg-type]
     member.sync()
     cache.set(KEY, "written before the clear")
@@ -75,7 +78,7 @@ def test_a_failover_right_after_a_complete_clear_brings_nothing_back(
     promoted.replicaof("NO", "ONE")
     assert int(promoted.get(KEYS.generation) or 0) == report.generation
     assert promoted.keys(PREFIX + "*") == []
-    reader_l2 = RedisL2(replica.url, socket_timeout_s=2, connect_timeout_s=2)
+    reader_l2 = RedisL2(replica.url, **l2_options(SLOW))
     reader, reader_cache = seat(promoted, reader_l2, "reader")  # type: ignore[arg-type]
     reader.sync()
     assert reader_cache.get(KEY) is MISS
@@ -94,7 +97,7 @@ def test_a_restart_of_the_fleet_redis_during_a_clear_leaves_it_unproven(
             redis_server.start()  # empty, a new run id
             return 0
 
-    l2 = RestartingL2(redis_url, socket_timeout_s=2, connect_timeout_s=2)
+    l2 = RestartingL2(redis_url, **l2_options(SLOW))
     control = FleetControl(client, l2, cache=CacheSettings(), fleet=FAST)
     report = control.clear()
     assert not report.complete

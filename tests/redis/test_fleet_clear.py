@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from llmix_workers.cache.backend import MISS, Miss
 from llmix_workers.cache.backends.memory import MemoryL2
 from llmix_workers.cache.tiered import CacheHit, TwoTierCache
+from llmix_workers.fleet.answers import Answered
 from llmix_workers.fleet.member import FleetMember
 from llmix_workers.fleet.view import FleetView
 from llmix_workers.settings import CacheSettings, FleetSettings
@@ -214,9 +215,20 @@ def test_each_clear_result_is_taken_by_exactly_one_counting_member(
     client: redis.Redis, l2: MemoryL2
 ) -> None:
     taken: list[tuple[str, str]] = []
-    members = [seat(client, l2, f"c{i}")[0] for i in range(3)]
-    for member in members[:2]:  # the third has no metrics: it takes nothing
-        member.on_clear_result = lambda result, node=member.node: taken.append((node, result))
+
+    class Counts:
+        def __init__(self, node: str) -> None:
+            self.node = node
+
+        def clear_result(self, result: str) -> None:
+            taken.append((self.node, result))
+
+        def producer_answered(self, answered: Answered) -> None:
+            raise AssertionError("no producer answered anything")
+
+    # the third has no metrics: it takes nothing
+    members = [seat(client, l2, f"c{i}", counts=Counts(f"c{i}") if i < 2 else None)[0]
+               for i in range(3)]  # fmt: skip
     for member in members:
         member.sync()
     clearing = control(client, l2, FleetSettings(**{**FAST.model_dump(), "clear_timeout_s": 0.2}))
@@ -249,7 +261,7 @@ def test_a_clear_seen_first_by_a_check_is_counted_once(client: redis.Redis, l2: 
     member = CheckedFirst(client, KEYS, node="n1", sync_interval_s=STEADY.sync_interval_s,
                           lease_s=STEADY.lease_s, member_ttl_s=STEADY.member_ttl_s)  # fmt: skip
     cache = TwoTierCache("redis", CacheSettings(), l2=l2,
-                         invalidator=InstrumentedInvalidator(member, Metrics(registry)))  # fmt: skip
+                         invalidator=InstrumentedInvalidator(member, Metrics(registry, max_models=20)))  # fmt: skip
     labels = {"scope": "local", "result": "ok"}
 
     def local_clears() -> float:

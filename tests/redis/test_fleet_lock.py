@@ -60,7 +60,7 @@ def test_one_holder_calls_and_the_others_get_its_entry(client: redis.Redis) -> N
 def test_the_lock_outlives_its_ttl_while_the_holder_works(client: redis.Redis) -> None:
     # a call of 2.5 s under a 1.5 s TTL: the keeper resets the TTL every 0.5 s, so a keeper
     # thread held up by a loaded machine for up to a second still keeps the lock
-    lock: FleetLock[str] = FleetLock(client, KEYS, ttl_s=1.5, wait_s=5)
+    lock: FleetLock[str] = FleetLock(client, KEYS, ttl_s=1.5, wait_s=5, poll_s=0.02)
     seen: list[bool] = []
 
     def call() -> str:
@@ -90,7 +90,7 @@ def test_a_waiter_gives_up_after_wait_s_and_calls_itself(client: redis.Redis) ->
 
 
 def test_redis_down_means_call_directly(redis_server: PrivateRedis, client: redis.Redis) -> None:
-    lock: FleetLock[str] = FleetLock(client, KEYS, ttl_s=2, wait_s=5)
+    lock: FleetLock[str] = FleetLock(client, KEYS, ttl_s=2, wait_s=5, poll_s=0.02)
     redis_server.kill()
     outcome = lock.run(CACHE_KEY, lambda: "direct", lambda: MISS)
     assert (outcome.value, outcome.waited) == ("direct", False)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import threading
 
 from llmix_workers.cache.backend import MISS
-from llmix_workers.fleet.client import fleet_client
-from llmix_workers.jobs.build import build_response_cache
 from llmix_workers.settings import load_settings
+from llmix_workers.wiring.cache import build_response_cache
+from llmix_workers.wiring.redis import redis_for
 
 THREADS = 200
 
@@ -20,7 +20,7 @@ def test_every_thread_of_a_200_thread_node_reads_and_writes_l2(redis_url: str) -
     settings = load_settings(redis={"url": redis_url}, worker={"concurrency": THREADS})
     cache = build_response_cache(settings)
     assert cache is not None
-    fleet = fleet_client(settings)
+    fleet = redis_for(settings, "fleet")
     all_in = threading.Barrier(THREADS, timeout=60)
     errors: list[BaseException] = []
 

@@ -12,10 +12,11 @@ import pytest
 import redis
 
 from llmix_workers import MISS, CacheHit, ClearFailed, RedisL2, TwoTierCache, generate_cache_key
-from llmix_workers.settings import CacheSettings
+from llmix_workers.settings import CacheSettings, RedisSettings
 from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.l2_contract import entry
 from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.wiring.cache import l2_options
 
 REQUEST = {
     "provider": "openai",
@@ -42,7 +43,8 @@ def make_cache(redis_url: str) -> Iterator[Callable[..., TwoTierCache]]:
     ) -> TwoTierCache:
         """A cache on the private Redis; ``timeout_s`` short only where a test pauses Redis (a
         loaded machine can keep a healthy Redis from answering for a few hundred ms)."""
-        l2 = RedisL2(redis_url, socket_timeout_s=timeout_s, connect_timeout_s=timeout_s)
+        timeouts = RedisSettings(socket_timeout_s=timeout_s, connect_timeout_s=timeout_s)
+        l2 = RedisL2(redis_url, **l2_options(timeouts))
         cache = TwoTierCache(
             "redis", CacheSettings(**options), l2=l2, monotonic=monotonic or time.monotonic
         )

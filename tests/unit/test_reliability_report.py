@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from llmix_workers.testing.reliability_report import ScenarioRecord, main, merge_records, render
+from docgen.reliability import ScenarioRecord, main, merge_records, render
 
 
 def record(name: str, completed: int) -> ScenarioRecord:

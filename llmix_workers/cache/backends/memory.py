@@ -61,7 +61,7 @@ class MemoryL2:
         with self._lock:
             self._items[key] = (payload, self._clock() + ttl_s)
 
-    def put_raw(self, key: str, payload: bytes, ttl_s: int = 3600) -> None:
+    def put_raw(self, key: str, payload: bytes, ttl_s: int) -> None:
         """Store bytes as another writer would (tests use it for foreign or malformed entries)."""
         self.set(key, payload, ttl_s)
 

@@ -2,8 +2,10 @@
 
 A lookup is one ``GET`` on a connection the calling thread keeps, which skips the pool's
 lock and redis-py's per-command dispatch (about half the client-side cost of ``Redis.get``).
-Timeouts come from settings, retries are off: a slow or dead Redis costs at most one socket
-timeout, then :class:`~llmix_workers.errors.L2Unavailable`.
+Timeouts come from settings, retries are off (:func:`~llmix_workers.topology.clients.
+retry_policy`): a slow or dead Redis costs at most one socket timeout, then
+:class:`~llmix_workers.errors.L2Unavailable`. Built from settings by
+:func:`llmix_workers.wiring.cache.l2_backend`, which picks this or the cluster backend.
 """
 
 from __future__ import annotations
@@ -12,45 +14,18 @@ import os
 import threading
 import weakref
 from collections.abc import Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from llmix_workers.cache.backend import MISS, L2Backend, Miss
+from llmix_workers.cache.backend import MISS, Miss
+from llmix_workers.cache.backends.patterns import entry_pattern
 from llmix_workers.errors import L2Unavailable
-from llmix_workers.topology.clients import connection_pool
-from llmix_workers.topology.url import parse_redis_url
+from llmix_workers.topology.clients import connection_pool, pooled_client
 
 #: Keys per MGET when a batch is looked up (all MGETs of a batch go in one round trip).
 MGET_CHUNK: Final = 1000
 _OUTAGES = (redis.ConnectionError, redis.TimeoutError, OSError)
-
-
-class RedisConfig(Protocol):
-    """The settings section RedisL2 is built from (``RedisSettings`` is one)."""
-
-    @property
-    def url(self) -> Any: ...  # a pydantic SecretStr, or None
-    @property
-    def socket_timeout_s(self) -> float: ...
-    @property
-    def connect_timeout_s(self) -> float: ...
-    @property
-    def max_connections(self) -> int | None: ...  # None: unbounded (redis-py's default)
-    @property
-    def protocol(self) -> int: ...
-
-
-def glob_escape(text: str) -> str:
-    """Escape Redis glob metacharacters so ``text`` matches only itself in ``SCAN MATCH``."""
-    return "".join("\\" + char if char in "*?[]\\^" else char for char in text)
-
-
-def entry_pattern(prefix: str) -> str:
-    """The ``SCAN MATCH`` pattern of the entries under ``prefix``: it and 64 lowercase hex."""
-    return glob_escape(prefix) + "[0-9a-f]" * 64
 
 
 class RedisL2:
@@ -63,42 +38,22 @@ class RedisL2:
         self,
         url: str,
         *,
-        socket_timeout_s: float = 0.25,
-        connect_timeout_s: float = 0.25,
-        max_connections: int | None = 64,
-        protocol: int = 2,
+        socket_timeout_s: float,
+        connect_timeout_s: float,
+        max_connections: int | None,
+        protocol: int,
     ) -> None:
         self._pool = connection_pool(
             url,
-            socket_timeout=socket_timeout_s,
-            socket_connect_timeout=connect_timeout_s,
+            socket_timeout_s=socket_timeout_s,
+            connect_timeout_s=connect_timeout_s,
             max_connections=max_connections,
             protocol=protocol,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=0,
         )
-        self._client = redis.Redis(connection_pool=self._pool)
+        self._client = pooled_client(self._pool)
         self._local = threading.local()
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _forget_connections(ref))
-
-    @classmethod
-    def from_settings(cls, settings: RedisConfig) -> L2Backend:
-        """The L2 backend the URL's topology needs: RedisL2, or
-        :class:`~llmix_workers.cache.backends.redis_cluster.RedisClusterL2` for a cluster."""
-        if settings.url is None:
-            raise L2Unavailable("no Redis URL is configured")
-        if parse_redis_url(settings.url.get_secret_value()).kind == "cluster":
-            from llmix_workers.cache.backends.redis_cluster import RedisClusterL2
-
-            return RedisClusterL2.from_settings(settings)
-        return cls(
-            settings.url.get_secret_value(),
-            socket_timeout_s=settings.socket_timeout_s,
-            connect_timeout_s=settings.connect_timeout_s,
-            max_connections=settings.max_connections,
-            protocol=settings.protocol,
-        )
 
     @property
     def client(self) -> redis.Redis:

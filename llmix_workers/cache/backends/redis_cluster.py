@@ -14,17 +14,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
-from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
-from redis.retry import Retry
 
 from llmix_workers.cache.backend import MISS, Miss
-from llmix_workers.cache.backends.redis import RedisConfig, entry_pattern
+from llmix_workers.cache.backends.patterns import entry_pattern
 from llmix_workers.errors import ConfigError, L2Unavailable
-from llmix_workers.topology.clients import CLUSTER_ERRORS, cluster_client
+from llmix_workers.topology.clients import REDIS_ERRORS, cluster_client
 from llmix_workers.topology.url import parse_redis_url
 
-_OUTAGES = (*CLUSTER_ERRORS, ConfigError)
+_OUTAGES = (*REDIS_ERRORS, ConfigError)
 
 
 class RedisClusterL2:
@@ -36,35 +34,22 @@ class RedisClusterL2:
         self,
         url: str,
         *,
-        socket_timeout_s: float = 0.25,
-        connect_timeout_s: float = 0.25,
-        max_connections: int | None = 64,
-        protocol: int = 2,
+        socket_timeout_s: float,
+        connect_timeout_s: float,
+        max_connections: int | None,
+        protocol: int,
     ) -> None:
         self._target = parse_redis_url(url)
         if self._target.kind != "cluster":
             raise ConfigError(f"{self._target.redacted}: RedisClusterL2 needs redis+cluster://")
         self._options: dict[str, Any] = {
-            "socket_timeout": socket_timeout_s,
-            "socket_connect_timeout": connect_timeout_s,
+            "socket_timeout_s": socket_timeout_s,
+            "connect_timeout_s": connect_timeout_s,
             "max_connections": max_connections,
             "protocol": protocol,
-            "retry": Retry(NoBackoff(), 1),
         }
         self._client: RedisCluster | None = None
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_settings(cls, settings: RedisConfig) -> RedisClusterL2:
-        if settings.url is None:
-            raise L2Unavailable("no Redis URL is configured")
-        return cls(
-            settings.url.get_secret_value(),
-            socket_timeout_s=settings.socket_timeout_s,
-            connect_timeout_s=settings.connect_timeout_s,
-            max_connections=settings.max_connections,
-            protocol=settings.protocol,
-        )
 
     @property
     def client(self) -> RedisCluster:

@@ -20,6 +20,7 @@ from llmix_workers.settings import CacheSettings
 from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.l2_contract import entry
 
+TTL_S = CacheSettings().ttl_s
 KEY = "llmix:resp:v2:" + "ab" * 32
 
 
@@ -68,8 +69,10 @@ def test_age_at_or_past_ttl_is_a_miss_in_l2(l2: MemoryL2, clock: FakeClock) -> N
 
 def test_legacy_millisecond_and_camel_case_entries_are_hits(l2: MemoryL2, clock: FakeClock) -> None:
     cache = make_cache(l2, clock)
-    l2.put_raw("k:ms", orjson.dumps({"data": "ms", "cached_at": int((clock() - 10) * 1000)}))
-    l2.put_raw("k:camel", orjson.dumps({"data": "camel", "cachedAt": clock() - 10}))
+    l2.put_raw(
+        "k:ms", orjson.dumps({"data": "ms", "cached_at": int((clock() - 10) * 1000)}), ttl_s=TTL_S
+    )
+    l2.put_raw("k:camel", orjson.dumps({"data": "camel", "cachedAt": clock() - 10}), ttl_s=TTL_S)
     for key, value in (("k:ms", "ms"), ("k:camel", "camel")):
         hit = cache.get(key)
         assert isinstance(hit, CacheHit)
@@ -82,7 +85,7 @@ def test_legacy_millisecond_and_camel_case_entries_are_hits(l2: MemoryL2, clock:
 )
 def test_malformed_entries_are_misses(l2: MemoryL2, clock: FakeClock, raw: bytes) -> None:
     cache = make_cache(l2, clock)
-    l2.put_raw(KEY, raw)
+    l2.put_raw(KEY, raw, ttl_s=TTL_S)
     assert cache.get(KEY) is MISS
     assert cache.stats().misses == 1 and cache.stats().l2_errors == 0
 
@@ -94,7 +97,7 @@ def test_entries_over_the_size_limit_are_neither_written_nor_read(
     cache.set(KEY, "x" * 2000)
     assert l2.get(KEY) is MISS
     assert isinstance(cache.get(KEY), CacheHit)  # still served from L1
-    l2.put_raw("k:huge", orjson.dumps({"data": "y" * 5000, "cached_at": clock()}))
+    l2.put_raw("k:huge", orjson.dumps({"data": "y" * 5000, "cached_at": clock()}), ttl_s=TTL_S)
     assert cache.get("k:huge") is MISS
 
 
@@ -136,7 +139,7 @@ def test_a_success_between_failures_resets_the_count(l2: MemoryL2, clock: FakeCl
 
 def test_unhealthy_l2_is_not_read_during_cooloff(l2: MemoryL2, clock: FakeClock) -> None:
     cache = make_cache(l2, clock, l2_cooloff_s=30.0)
-    l2.put_raw(KEY, orjson.dumps({"data": "there", "cached_at": clock()}))
+    l2.put_raw(KEY, orjson.dumps({"data": "there", "cached_at": clock()}), ttl_s=TTL_S)
     l2.down = True
     for _ in range(3):
         cache.set("k", "v")
@@ -158,7 +161,7 @@ def test_clear_empties_both_tiers_under_the_prefix_only(l2: MemoryL2, clock: Fak
     cache = make_cache(l2, clock)
     for index in range(5):
         cache.set(entry("llmix:resp:v2:", index), "v")
-    l2.put_raw(entry("llmix:resp:", 1), b"{}")
+    l2.put_raw(entry("llmix:resp:", 1), b"{}", ttl_s=TTL_S)
     result = cache.clear()
     assert (result.l1_dropped, result.l2_deleted) == (5, 5)
     assert cache.get(entry("llmix:resp:v2:", 1)) is MISS
@@ -272,6 +275,6 @@ def test_a_refused_connection_keeps_the_llmix_rule(l2: MemoryL2, clock: FakeCloc
 def test_an_entry_with_absurd_numbers_is_a_miss_or_a_hit_never_an_error(
     l2: MemoryL2, clock: FakeClock, raw: bytes
 ) -> None:
-    l2.put_raw(KEY, raw)
+    l2.put_raw(KEY, raw, ttl_s=TTL_S)
     hit = make_cache(l2, clock).get(KEY)
     assert hit is MISS or (isinstance(hit, CacheHit) and hit.value == "x")

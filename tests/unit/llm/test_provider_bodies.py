@@ -15,6 +15,8 @@ from llmix_workers.llm.providers.openai_compat import OpenAICompatibleClient, is
 from llmix_workers.llm.request import LLMRequest
 from llmix_workers.settings import LLMSettings
 
+COOLOFF_S = LLMSettings().key_cooloff_s
+
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
 FULL: dict[str, Any] = {
     "messages": MESSAGES,
@@ -38,7 +40,9 @@ def http() -> Iterator[HTTPPool]:
 
 
 def context(http: HTTPPool, name: str) -> ProviderContext:
-    return ProviderContext(name, LLMSettings(), http, KeyPool(["k"], provider=name))
+    return ProviderContext(
+        name, LLMSettings(), http, KeyPool(["k"], provider=name, cooloff_s=COOLOFF_S)
+    )
 
 
 def request(**fields: Any) -> LLMRequest:

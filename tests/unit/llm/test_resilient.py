@@ -20,16 +20,28 @@ from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.fake_client import FakeClient
 from tests.llm_support import fake_time, half
 
+#: The LLMix AIMD window's start (tests/fixtures/aimd-scenarios.json); the package's default
+#: follows the worker's concurrency instead (settings.sizing.window_ceiling).
+LLMIX_AIMD_START = 32
 REQUEST = LLMRequest(provider="openai", model="m", messages=[{"role": "user", "content": "hi"}])
 
 
 def resilient(
     fake: FakeClient, time: FakeClock, *, breaker_at: int = 3, **policy: float
 ) -> ResilientClient:
+    llm = LLMSettings()
+    rules: dict[str, float] = {
+        "max_attempts": llm.max_attempts,
+        "max_inline_wait_s": llm.max_inline_wait_s,
+        "retry_after_cap_s": llm.retry_after_cap_s,
+    }
     return ResilientClient(
         fake,
-        policy=RetryPolicy(**policy),  # type: ignore[arg-type]
+        policy=RetryPolicy(**{**rules, **policy}),  # type: ignore[arg-type]
         breaker_failure_threshold=breaker_at,
+        breaker_cooldown_s=llm.breaker_cooldown_s,
+        concurrency_initial=LLMIX_AIMD_START,
+        concurrency_min=llm.concurrency_min,
         clock=time.clock,
         sleep=time.sleep,
         random=half,

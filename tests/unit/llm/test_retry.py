@@ -43,7 +43,7 @@ def test_backoff_doubles_then_caps() -> None:
 
 
 def test_retry_after_wins_over_backoff_up_to_the_cap() -> None:
-    policy = RetryPolicy(retry_after_cap_s=60)
+    policy = RetryPolicy(max_attempts=4, max_inline_wait_s=5, retry_after_cap_s=60)
     assert policy.delay_s(0, 7.0, lambda: 0.5) == 7.0
     assert policy.delay_s(0, 600.0, lambda: 0.5) == 60.0
     assert policy.delay_s(2, None, lambda: 0.5) == 4.5

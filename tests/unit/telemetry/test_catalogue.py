@@ -8,6 +8,7 @@ import subprocess
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from llmix_workers.settings import TelemetrySettings
 from llmix_workers.telemetry.metrics import Metrics
 from tests.unit.telemetry.support import populate
 
@@ -39,7 +40,7 @@ CATALOGUE = {
 
 
 def test_registry_exports_exactly_the_catalogue(registry: CollectorRegistry) -> None:
-    populate(Metrics(registry))
+    populate(Metrics.from_settings(TelemetrySettings(), registry))
     exported = {}
     for family in registry.collect():
         name = family.name + ("_total" if family.type == "counter" else "")
@@ -54,7 +55,7 @@ def test_promtool_accepts_the_exposition(registry: CollectorRegistry) -> None:
         pytest.fail(
             "promtool not found: install Debian's prometheus package (apt-get install prometheus)"
         )
-    populate(Metrics(registry))
+    populate(Metrics.from_settings(TelemetrySettings(), registry))
     exposition = generate_latest(registry)
     assert b"llmix_cost_saved_usd_total{" in exposition
     result = subprocess.run(

@@ -15,6 +15,7 @@ from llmix_workers.cache.backend import MISS
 from llmix_workers.cache.backends.memory import MemoryL2
 from llmix_workers.cache.keys import generate_cache_key
 from llmix_workers.errors import L2Unavailable
+from llmix_workers.settings import TelemetrySettings
 from llmix_workers.telemetry.instrumented import InstrumentedL2
 from llmix_workers.telemetry.metrics import Metrics
 from llmix_workers.testing.clock import FakeClock
@@ -38,7 +39,10 @@ def tracer(exporter: InMemorySpanExporter) -> trace.Tracer:
 class TestInstrumentedL2Unsampled(L2BackendContract):
     @pytest.fixture
     def backend(self) -> InstrumentedL2:
-        return InstrumentedL2(MemoryL2(clock=FakeClock()), Metrics(CollectorRegistry()))
+        return InstrumentedL2(
+            MemoryL2(clock=FakeClock()),
+            Metrics.from_settings(TelemetrySettings(), CollectorRegistry()),
+        )
 
     def advance(self, backend: Any, seconds: float) -> None:
         backend.backend._clock.tick(seconds)
@@ -65,7 +69,7 @@ def test_unavailable_is_counted_per_operation_and_reraised(
 ) -> None:
     registry = CollectorRegistry()
     memory = MemoryL2()
-    backend = InstrumentedL2(memory, Metrics(registry), tracer)
+    backend = InstrumentedL2(memory, Metrics.from_settings(TelemetrySettings(), registry), tracer)
     memory.down = True
     with tracer.start_as_current_span("job") if traced else _nothing():
         for _ in range(2):

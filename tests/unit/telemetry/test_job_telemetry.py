@@ -18,7 +18,7 @@ from llmix_workers.cache.backends.memory import MemoryL2
 from llmix_workers.cache.tiered import TwoTierCache
 from llmix_workers.jobs.job import CompletionJob
 from llmix_workers.jobs.service import CompletionService
-from llmix_workers.settings import CacheSettings
+from llmix_workers.settings import CacheSettings, TelemetrySettings
 from llmix_workers.telemetry import tracing as t
 from llmix_workers.telemetry.instrumented import InstrumentedL2
 from llmix_workers.telemetry.job_telemetry import JobTelemetry
@@ -39,7 +39,7 @@ class Traced:
         provider.add_span_processor(SimpleSpanProcessor(self.exporter))
         self.tracer = provider.get_tracer("test")
         self.registry = CollectorRegistry()
-        metrics = Metrics(self.registry)
+        metrics = Metrics.from_settings(TelemetrySettings(), self.registry)
         self.memory = MemoryL2()
         l2 = InstrumentedL2(self.memory, metrics, self.tracer)
         self.cache = TwoTierCache("redis", CacheSettings(l1_max_entries=1), l2=l2)

@@ -195,9 +195,9 @@ def test_from_settings_uses_the_bound_and_prices(registry: CollectorRegistry) ->
 
 
 def test_second_metrics_on_one_registry_is_refused(registry: CollectorRegistry) -> None:
-    Metrics(registry)
+    Metrics.from_settings(TelemetrySettings(), registry)
     with pytest.raises(ValueError, match="Duplicated timeseries"):
-        Metrics(registry)
+        Metrics.from_settings(TelemetrySettings(), registry)
 
 
 def test_negative_amounts_are_refused(metrics: Metrics) -> None:
@@ -208,7 +208,7 @@ def test_negative_amounts_are_refused(metrics: Metrics) -> None:
 def test_named_providers_have_every_series_at_zero_from_the_start(
     registry: CollectorRegistry,
 ) -> None:
-    Metrics(registry, providers=["openai", "anthropic"])
+    Metrics.from_settings(TelemetrySettings(), registry, providers=["openai", "anthropic"])
     for provider in ("openai", "anthropic"):
         for status in ("4xx", "429", "5xx", "timeout", "network", "circuit_open"):
             labels = {"provider": provider, "status_class": status}
@@ -237,7 +237,7 @@ def test_a_hit_counts_its_completion_latency_and_savings_at_once(
 
 
 def test_hits_from_many_threads_add_up_exactly(registry: CollectorRegistry) -> None:
-    metrics = Metrics(registry)
+    metrics = Metrics.from_settings(TelemetrySettings(), registry)
     barrier = threading.Barrier(8)
 
     def worker() -> None:

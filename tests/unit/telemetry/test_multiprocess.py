@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, values
 
+from llmix_workers.settings import TelemetrySettings
 from llmix_workers.telemetry import multiprocess as mp
 from llmix_workers.telemetry.metrics import Metrics
 
@@ -29,7 +30,7 @@ def node(tmp_path: Path) -> Iterator[Path]:
 
 def child(index: int, ready: Event, release: Event | None) -> None:
     """A prefork child: builds its own Metrics, as the runtime does after fork."""
-    metrics = Metrics(CollectorRegistry())
+    metrics = Metrics.from_settings(TelemetrySettings(), CollectorRegistry())
     metrics.worker_process(True)
     metrics.l2_healthy(index != 2)
     metrics.l1_entries(10 * (index + 1))
@@ -64,7 +65,7 @@ def test_prepare_switches_value_class_and_wipes_the_folder(tmp_path: Path) -> No
         assert (tmp_path / "keep.txt").exists()
         assert os.environ[mp.ENV_VAR] == str(path)
         assert mp.is_multiprocess_mode()
-        Metrics(CollectorRegistry()).lookup("miss")
+        Metrics.from_settings(TelemetrySettings(), CollectorRegistry()).lookup("miss")
         assert (path / f"counter_{os.getpid()}.db").exists()
     finally:
         mp.leave_multiprocess_mode()

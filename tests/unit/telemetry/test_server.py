@@ -47,7 +47,7 @@ def broker() -> Broker:
 @pytest.fixture
 def health(clock: FakeClock, broker: Broker) -> HealthState:
     return HealthState(
-        liveness_timeout_s=120, readiness_timeout_s=30, broker_ok=broker, clock=clock
+        liveness_timeout_s=120, readiness_timeout_s=30, broker_probe=broker, clock=clock
     )
 
 
@@ -95,47 +95,46 @@ def test_liveness_follows_the_beats(
     assert get(server, "/healthz").status_code == 200
 
 
-def test_readiness_needs_broker_and_a_recent_redis_answer(
-    server: MetricsServer, health: HealthState, clock: FakeClock, broker: Broker
+def test_readiness_follows_the_broker_alone(
+    server: MetricsServer, clock: FakeClock, broker: Broker
 ) -> None:
-    response = get(server, "/readyz")
-    assert (response.status_code, response.text) == (503, "cache Redis has not answered yet\n")
-    health.redis_answered()
     response = get(server, "/readyz")
     assert (response.status_code, response.text) == (200, "ready\n")
     broker.ok = False
-    assert get(server, "/readyz").text == "broker unreachable\n"
+    clock.tick(10)
+    assert get(server, "/readyz").status_code == 200  # answered 10 s ago: within 30 s
     broker.ok = ConnectionRefusedError(f"amqp://llmix:{PASSWORD}@rabbit:5672 refused")
+    clock.tick(21)
     response = get(server, "/readyz")
-    assert (response.status_code, response.text) == (503, "broker unreachable\n")
+    assert (response.status_code, response.text) == (503, "broker has not answered for 31s\n")
     broker.ok = True
-    clock.tick(31)
+    clock.tick(2)
     response = get(server, "/readyz")
-    assert (response.status_code, response.text) == (503, "cache Redis has not answered for 31s\n")
+    assert (response.status_code, response.text) == (200, "ready\n")
     assert get(server, "/healthz").status_code == 200
 
 
-def test_readiness_probes_redis_when_the_last_answer_is_stale(clock: FakeClock) -> None:
-    answers = [True, False]
-    health = HealthState(
-        liveness_timeout_s=120,
-        readiness_timeout_s=30,
-        redis_probe=lambda: answers.pop(0),
-        clock=clock,
-    )
-    assert health.readiness() == (True, "ready")
-    clock.tick(10)
-    assert health.readiness() == (True, "ready")
-    assert answers == [False]
-    clock.tick(31)
-    assert health.readiness() == (False, "cache Redis has not answered for 41s")
-    assert answers == []
+def test_a_broker_that_never_answered_is_not_ready(clock: FakeClock) -> None:
+    health = HealthState(liveness_timeout_s=120, readiness_timeout_s=30,
+                         broker_probe=lambda: False, clock=clock)  # fmt: skip
+    assert health.readiness() == (False, "broker has not answered yet")
 
 
-def test_strategy_without_redis_is_ready_on_the_broker_alone(clock: FakeClock) -> None:
-    health = HealthState(
-        liveness_timeout_s=1, readiness_timeout_s=1, cache_needs_redis=False, clock=clock
-    )
+def test_the_broker_is_probed_at_most_every_probe_interval(clock: FakeClock) -> None:
+    answers = [True, False, False]
+    health = HealthState(liveness_timeout_s=120, readiness_timeout_s=3,
+                         broker_probe=lambda: answers.pop(0), clock=clock)  # fmt: skip
+    assert health.readiness() == (True, "ready")
+    clock.tick(1)
+    assert health.readiness() == (True, "ready") and answers == [False, False]
+    clock.tick(2)
+    assert health.readiness() == (True, "ready") and answers == [False]
+    clock.tick(2)
+    assert health.readiness() == (False, "broker has not answered for 5s") and answers == []
+
+
+def test_without_a_broker_probe_the_node_is_ready(clock: FakeClock) -> None:
+    health = HealthState(liveness_timeout_s=1, readiness_timeout_s=1, clock=clock)
     assert health.readiness() == (True, "ready")
 
 
@@ -147,7 +146,7 @@ def test_port_zero_in_settings_means_no_server(registry: CollectorRegistry) -> N
 def test_settings_port_is_served_and_released_on_close(registry: CollectorRegistry) -> None:
     port = free_port()
     section = TelemetrySettings(metrics_host="127.0.0.1", metrics_port=port, liveness_timeout_s=5)
-    health = HealthState.from_settings(section, cache_needs_redis=False)
+    health = HealthState.from_settings(section)
     server = start_metrics_server(section, registry, health)
     assert server is not None and server.port == port
     try:
@@ -161,7 +160,7 @@ def test_settings_port_is_served_and_released_on_close(registry: CollectorRegist
 
 
 def _prefork_child(lookups: int, counted: Any = None, release: Any = None) -> None:
-    metrics = Metrics(CollectorRegistry())
+    metrics = Metrics.from_settings(TelemetrySettings(), CollectorRegistry())
     metrics.worker_process(True)
     for _ in range(lookups):
         metrics.lookup("l2_hit")

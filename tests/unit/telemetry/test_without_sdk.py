@@ -26,7 +26,7 @@ SCRIPT = textwrap.dedent(
     from llmix_workers.settings import TelemetrySettings
     from llmix_workers.telemetry import health, instrumented, metrics, multiprocess, server, tracing
 
-    backend = instrumented.InstrumentedL2(MemoryL2(), metrics.Metrics(CollectorRegistry()))
+    backend = instrumented.InstrumentedL2(MemoryL2(), metrics.Metrics(CollectorRegistry(), max_models=20))
     backend.set("k", b"v", 10)
     assert backend.get("k") == b"v"
     assert tracing.setup_tracing(TelemetrySettings()) is None

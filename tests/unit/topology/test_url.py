@@ -11,8 +11,9 @@ from redis.sentinel import SentinelConnectionPool
 from llmix_workers.cache.backends.redis import RedisL2
 from llmix_workers.cache.backends.redis_cluster import RedisClusterL2
 from llmix_workers.errors import ConfigError
-from llmix_workers.settings import load_settings
+from llmix_workers.settings import RedisSettings, load_settings
 from llmix_workers.topology import connection_pool, parse_redis_url
+from llmix_workers.wiring.cache import l2_backend, l2_options
 
 
 def test_standalone_forms() -> None:
@@ -83,22 +84,24 @@ def test_a_bad_url_in_settings_is_one_line_naming_the_setting() -> None:
 
 
 def test_sentinel_pool_asks_the_sentinels_and_connects_to_nothing_yet() -> None:
-    pool = connection_pool("redis+sentinel://127.0.0.1:1/mymaster/2", socket_timeout=0.1)
+    pool = connection_pool("redis+sentinel://127.0.0.1:1/mymaster/2", socket_timeout_s=0.1,
+                           connect_timeout_s=0.1)  # fmt: skip
     assert isinstance(pool, SentinelConnectionPool)
     assert pool.service_name == "mymaster" and pool.connection_kwargs["db"] == 2
-    backend = RedisL2("redis+sentinel://127.0.0.1:1/mymaster")
+    backend = RedisL2("redis+sentinel://127.0.0.1:1/mymaster", **l2_options(RedisSettings()))
     assert isinstance(backend._pool, SentinelConnectionPool)
     backend.close()
-    assert type(connection_pool("redis://127.0.0.1:1/0")) is redis.ConnectionPool
+    standalone = connection_pool("redis://127.0.0.1:1/0", socket_timeout_s=1, connect_timeout_s=1)
+    assert type(standalone) is redis.ConnectionPool
 
 
 def test_l2_from_settings_picks_the_backend_of_the_topology() -> None:
     cluster = load_settings(redis={"url": "redis+cluster://127.0.0.1:1"}).redis
     standalone = load_settings(redis={"url": "redis://127.0.0.1:1"}).redis
-    assert isinstance(RedisL2.from_settings(cluster), RedisClusterL2)  # nothing connects yet
-    assert isinstance(RedisL2.from_settings(standalone), RedisL2)
+    assert isinstance(l2_backend(cluster), RedisClusterL2)  # nothing connects yet
+    assert isinstance(l2_backend(standalone), RedisL2)
     with pytest.raises(ConfigError, match="connection pool"):
-        connection_pool("redis+cluster://127.0.0.1:1")
+        connection_pool("redis+cluster://127.0.0.1:1", socket_timeout_s=1, connect_timeout_s=1)
 
 
 def test_redis_url_from_the_environment_may_name_any_topology(

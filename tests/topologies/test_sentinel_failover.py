@@ -15,11 +15,13 @@ import redis
 
 from llmix_workers.cache.backends.redis import RedisL2
 from llmix_workers.errors import ConfigError, L2Unavailable
-from llmix_workers.jobs.build import build_fleet_control
 from llmix_workers.producer import CompletionProducer
+from llmix_workers.settings import RedisSettings
 from llmix_workers.testing.local_fleet import LocalFleet
 from llmix_workers.testing.redis_sentinel import PrivateSentinel
 from llmix_workers.testing.waiting import eventually
+from llmix_workers.wiring.cache import l2_options
+from llmix_workers.wiring.fleet import build_fleet_control
 from tests.celery.jobs import calls_for, request
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
@@ -103,7 +105,9 @@ def test_redis_l2_follows_the_new_primary_after_a_failover() -> None:
     """RedisL2's per-thread connection re-asks the sentinels on reconnect (redis-py reconnects
     a Sentinel-managed connection to the old address unless ``connect()`` is called)."""
     with PrivateSentinel(down_after_ms=1000) as private:
-        backend = RedisL2(private.url, socket_timeout_s=0.5, connect_timeout_s=0.5)
+        backend = RedisL2(
+            private.url, **l2_options(RedisSettings(socket_timeout_s=0.5, connect_timeout_s=0.5))
+        )
         backend.set("llmix:resp:v2:k", b"before", 60)
         old_port = private.primary_port()
         assert old_port is not None

@@ -1,4 +1,5 @@
-"""What a worker process says of itself when the fleet is inspected (``llmix-workers workers``)."""
+"""What a worker process says of itself when the fleet is inspected (``llmix-workers workers``),
+and which providers it can call."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from llmix_workers.llm.client import LLMClient
+from llmix_workers.llm.registry import BUILTIN_PROVIDERS
 from llmix_workers.settings import Settings
 
 
@@ -23,3 +25,8 @@ def describer(settings: Settings, client: LLMClient) -> Callable[[], dict[str, A
         return body
 
     return describe
+
+
+def known_providers(settings: Settings) -> list[str]:
+    """The providers a worker can call: the built-ins and ``llm.custom_providers``."""
+    return sorted({*BUILTIN_PROVIDERS, *settings.llm.custom_providers})

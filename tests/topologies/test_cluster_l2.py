@@ -11,9 +11,11 @@ import redis
 from llmix_workers.cache.backend import MISS
 from llmix_workers.cache.backends.redis_cluster import RedisClusterL2
 from llmix_workers.errors import L2Unavailable
+from llmix_workers.settings import RedisSettings
 from llmix_workers.testing.l2_contract import L2BackendContract
 from llmix_workers.testing.redis_cluster import PrivateCluster
 from llmix_workers.testing.redis_server import free_port
+from llmix_workers.wiring.cache import l2_options
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.slow
 class TestRedisClusterL2(L2BackendContract):
     @pytest.fixture
     def backend(self, cluster_url: str) -> Iterator[RedisClusterL2]:
-        backend = RedisClusterL2(cluster_url)
+        backend = RedisClusterL2(cluster_url, **l2_options(RedisSettings()))
         yield backend
         backend.close()
 
@@ -32,7 +34,7 @@ class TestRedisClusterL2(L2BackendContract):
 def test_entries_spread_over_every_primary_and_a_clear_empties_each(
     cluster: PrivateCluster, cluster_url: str
 ) -> None:
-    backend = RedisClusterL2(cluster_url)
+    backend = RedisClusterL2(cluster_url, **l2_options(RedisSettings()))
     for index in range(300):
         backend.set(f"llmix:resp:v2:{index:064x}", b'{"data":"x","cached_at":1}', 60)
     backend.set("llmix:fleet:{llmix:resp:v2:}:generation", b"7", 60)
@@ -53,7 +55,9 @@ def test_entries_spread_over_every_primary_and_a_clear_empties_each(
 def test_a_primary_down_fails_the_clear_instead_of_half_clearing(
     cluster: PrivateCluster, cluster_url: str
 ) -> None:
-    backend = RedisClusterL2(cluster_url, socket_timeout_s=0.5, connect_timeout_s=0.5)
+    backend = RedisClusterL2(
+        cluster_url, **l2_options(RedisSettings(socket_timeout_s=0.5, connect_timeout_s=0.5))
+    )
     for index in range(30):
         backend.set(f"llmix:resp:v2:{index:064x}", b"v", 60)
     victim = cluster.nodes[1]
@@ -67,7 +71,10 @@ def test_a_primary_down_fails_the_clear_instead_of_half_clearing(
 
 
 def test_an_unreachable_cluster_is_an_outage_not_a_crash() -> None:
-    backend = RedisClusterL2(f"redis+cluster://127.0.0.1:{free_port()}", connect_timeout_s=0.2)
+    backend = RedisClusterL2(
+        f"redis+cluster://127.0.0.1:{free_port()}",
+        **l2_options(RedisSettings(connect_timeout_s=0.2)),
+    )
     with pytest.raises(L2Unavailable, match="unreachable"):
         backend.get("llmix:resp:v2:x")
     with pytest.raises(L2Unavailable):

@@ -3,8 +3,8 @@
 ``tests/faults`` records a :class:`ScenarioRecord` per scenario and :func:`merge_records` writes
 them into ``docs/explanations/reliability.json`` (by scenario name: a partial run updates only
 what it ran); ``tests/nemesis`` writes its runs into the same file's ``nemesis`` section
-(:mod:`llmix_workers.testing.nemesis.figures`). ``python -m
-llmix_workers.testing.reliability_report [json] [markdown]`` (``make reliability``) renders
+(:mod:`llmix_workers.testing.nemesis.figures`). ``python -m docgen.reliability
+[json] [markdown]`` (``make reliability``) renders
 ``docs/explanations/reliability.md``, a page of the documentation site, from that file; nothing
 in the page is typed by hand.
 """
@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from llmix_workers.testing.nemesis import figures as nemesis_figures
 
-DOCS: Final = Path(__file__).resolve().parents[2] / "docs" / "explanations"
+DOCS: Final = Path(__file__).resolve().parents[1] / "docs" / "explanations"
 JSON_PATH: Final = DOCS / "reliability.json"
 MARKDOWN_PATH: Final = DOCS / "reliability.md"
 

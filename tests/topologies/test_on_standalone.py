@@ -1,0 +1,5 @@
+"""The fleet suite (:mod:`tests.topologies.fleet_suite`) on the standalone topology."""
+
+from tests.topologies.fleet_suite import *  # noqa: F403
+
+TOPOLOGY = "standalone"
