@@ -46,9 +46,25 @@ class CompletionProducer:
 
     def __init__(self, settings: Settings, *, app: Celery | None = None) -> None:
         self.settings = settings
+        self._owns_app = app is None
         self.app = app or create_app(settings)
         self._cache_first: CacheFirst | None = None
         self._cache_first_built = False
+
+    def close(self) -> None:
+        """Close the batch lookup's Redis connections and, when this producer built its Celery
+        app, the app's broker and result connections. The producer is not used afterwards."""
+        if self._cache_first is not None:
+            self._cache_first.close()
+            self._cache_first = None
+        if self._owns_app:
+            self.app.close()
+
+    def __enter__(self) -> CompletionProducer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def cache_first(self) -> CacheFirst | None:

@@ -42,7 +42,19 @@ ALLOWED: dict[str, set[str]] = {
         "wiring",
     },  # fmt: skip
     "producer": {"errors", "settings", "jobs", "results", "wiring", "worker"},
-    "testing": {"errors", "topology", "cache", "settings", "llm", "worker"},
+    # Test support drives a whole fleet the way a user does (the nemesis workload enqueues with
+    # the producer), so it sits above it.
+    "testing": {
+        "errors",
+        "topology",
+        "cache",
+        "settings",
+        "llm",
+        "fleet",
+        "jobs",
+        "worker",
+        "producer",
+    },  # fmt: skip
     "cli": {
         "errors",
         "topology",

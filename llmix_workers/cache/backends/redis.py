@@ -1,6 +1,7 @@
 """RedisL2: the L2 contract on Redis with redis-py (hiredis parser, one pooled connection a thread).
 
-A lookup is one ``GET`` on a connection the calling thread keeps, which skips the pool's
+A lookup is one ``GET`` on a connection the calling thread keeps
+(:class:`~llmix_workers.topology.thread_connections.ThreadConnections`), which skips the pool's
 lock and redis-py's per-command dispatch (about half the client-side cost of ``Redis.get``).
 Timeouts come from settings, retries are off (:func:`~llmix_workers.topology.clients.
 retry_policy`): a slow or dead Redis costs at most one socket timeout, then
@@ -10,9 +11,6 @@ retry_policy`): a slow or dead Redis costs at most one socket timeout, then
 
 from __future__ import annotations
 
-import os
-import threading
-import weakref
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -22,6 +20,7 @@ from llmix_workers.cache.backend import MISS, Miss
 from llmix_workers.cache.backends.patterns import entry_pattern
 from llmix_workers.errors import L2Unavailable
 from llmix_workers.topology.clients import connection_pool, pooled_client
+from llmix_workers.topology.thread_connections import ThreadConnections
 
 #: Keys per MGET when a batch is looked up (all MGETs of a batch go in one round trip).
 MGET_CHUNK: Final = 1000
@@ -51,9 +50,7 @@ class RedisL2:
             protocol=protocol,
         )
         self._client = pooled_client(self._pool)
-        self._local = threading.local()
-        ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _forget_connections(ref))
+        self._connections = ThreadConnections(self._pool)
 
     @property
     def client(self) -> redis.Redis:
@@ -61,26 +58,9 @@ class RedisL2:
         return self._client
 
     def _command(self, *args: Any) -> Any:
-        conn = getattr(self._local, "conn", None)
         try:
-            if conn is None:
-                conn = self._local.conn = self._pool.get_connection()
-            try:
-                conn.send_command(*args)
-                return conn.read_response()
-            except redis.ConnectionError:
-                # A connection that outlived a Redis restart fails once: redo it on a fresh one
-                # (a dead server refuses at once; a timeout is never retried). connect() first:
-                # a Sentinel-managed connection asks the sentinels for the primary there only.
-                conn.disconnect()
-                conn.connect()
-                conn.send_command(*args)
-                return conn.read_response()
+            return self._connections.command(*args)
         except _OUTAGES as exc:
-            if conn is not None:  # back to the pool: get_connection() connects it afresh
-                conn.disconnect()
-                self._local.conn = None
-                self._pool.release(conn)
             hung = isinstance(exc, redis.TimeoutError | TimeoutError)
             raise L2Unavailable(f"Redis {args[0]} failed: {exc}", timed_out=hung) from None
 
@@ -94,19 +74,15 @@ class RedisL2:
     def get_many(self, keys: Sequence[str]) -> list[bytes | Miss]:
         """Pipelined ``MGET`` s of :data:`MGET_CHUNK` keys on this thread's connection."""
         chunks = [keys[i : i + MGET_CHUNK] for i in range(0, len(keys), MGET_CHUNK)]
-        conn = getattr(self._local, "conn", None)
         try:
-            if conn is None:
-                conn = self._local.conn = self._pool.get_connection()
-            conn.send_packed_command(conn.pack_commands([("MGET", *chunk) for chunk in chunks]))
-            values = [value for chunk in chunks for value in conn.read_response()]
+            replies = self._connections.pipeline([("MGET", *chunk) for chunk in chunks])
         except _OUTAGES as exc:
-            if conn is not None:  # back to the pool: get_connection() connects it afresh
-                conn.disconnect()
-                self._local.conn = None
-                self._pool.release(conn)
             hung = isinstance(exc, redis.TimeoutError | TimeoutError)
             raise L2Unavailable(f"Redis MGET failed: {exc}", timed_out=hung) from None
+        for reply in replies:
+            if isinstance(reply, redis.ResponseError):
+                raise L2Unavailable(f"Redis MGET refused: {reply}")
+        values = [value for chunk in replies for value in chunk]
         return [MISS if value is None else value for value in values]
 
     def set(self, key: str, payload: bytes, ttl_s: int) -> None:
@@ -136,11 +112,4 @@ class RedisL2:
             raise L2Unavailable(f"Redis SCAN failed: {exc}") from None
 
     def close(self) -> None:
-        self._local = threading.local()
-        self._pool.disconnect()
-
-
-def _forget_connections(ref: weakref.ReferenceType[RedisL2]) -> None:
-    backend = ref()
-    if backend is not None:
-        backend._local = threading.local()
+        self._connections.close()

@@ -19,16 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
 from llmix_workers.testing.local_fleet import STUB_KEY, LocalWorker
 from llmix_workers.testing.nemesis import skew
 from llmix_workers.testing.nemesis.netns import Host, NetLab
 from llmix_workers.testing.nemesis.sentinel_group import LISTEN_EVERYWHERE, SentinelGroup
 from llmix_workers.testing.redis_server import PrivateRedis
 from llmix_workers.testing.stub import StubProvider
+from llmix_workers.topology.clients import redis_client
 
 #: Worker settings of every run: one message reserved per thread, short provider timeouts.
 WORKER_ENV = {
@@ -197,7 +194,9 @@ class NemesisCluster:
         target = server or self.cache_servers()[0]
 
         def run() -> Any:
-            client = redis.Redis(port=target.port, socket_timeout=5, retry=Retry(NoBackoff(), 0))
+            client = redis_client(
+                f"redis://127.0.0.1:{target.port}/0", socket_timeout_s=5, connect_timeout_s=5
+            )
             try:
                 return getattr(client, fn_name)(*args)
             finally:

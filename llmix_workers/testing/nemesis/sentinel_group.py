@@ -13,12 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from llmix_workers.errors import ConfigError
 from llmix_workers.testing.nemesis.netns import Host
 from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.topology.clients import redis_client
 
 LISTEN_EVERYWHERE = ["--bind", "0.0.0.0", "--protected-mode", "no"]
 SERVICE = "llmix"
@@ -132,7 +131,7 @@ class SentinelGroup:
 
 
 def _client(host: str, port: int) -> redis.Redis:
-    return redis.Redis(host=host, port=port, socket_timeout=1, retry=Retry(NoBackoff(), 0))
+    return redis_client(f"redis://{host}:{port}/0", socket_timeout_s=1, connect_timeout_s=1)
 
 
 def _wait(check: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -1,4 +1,11 @@
-"""Prefork metrics with real forked processes writing to one node folder."""
+"""Prefork metrics with real child processes writing to one node folder.
+
+The children are spawned, not forked: a fork copies whatever locks the other tests' threads hold
+in this (pytest-xdist) process at that instant, and a child that inherits one held hangs before
+it writes a sample (seen in CI: "child 1 did not start"). A spawned child inherits
+``PROMETHEUS_MULTIPROC_DIR`` and writes its own per-pid files, which is what a prefork child
+does and what these tests add up.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +22,7 @@ from llmix_workers.settings import TelemetrySettings
 from llmix_workers.telemetry import multiprocess as mp
 from llmix_workers.telemetry.metrics import Metrics
 
-FORK = multiprocessing.get_context("fork")
+CHILDREN = multiprocessing.get_context("spawn")
 
 
 @pytest.fixture
@@ -45,8 +52,8 @@ def child(index: int, ready: Event, release: Event | None) -> None:
 
 
 def start(index: int, stay: bool) -> tuple[multiprocessing.process.BaseProcess, Event]:
-    ready, release = FORK.Event(), FORK.Event()
-    process = FORK.Process(target=child, args=(index, ready, release if stay else None))
+    ready, release = CHILDREN.Event(), CHILDREN.Event()
+    process = CHILDREN.Process(target=child, args=(index, ready, release if stay else None))
     process.start()
     assert ready.wait(60), f"child {index} did not start"
     return process, release
