@@ -479,9 +479,9 @@ def draw_states(
     axes.set_yticks(range(len(series)), [s[0] for s in reversed(series)])
     axes.set_ylim(-0.6, max(len(series), 1) - 0.4)
     _time_axis(axes, run)
-    for number, (value, state) in enumerate(sorted(mappings.items())):
+    for number, (key, state) in enumerate(sorted(mappings.items())):
         figure.text((left + 1.25 + number * 0.95) / WIDTH_IN, 1 - (top + h - 0.2) / height,
-                    f"■ {state.get('text', value)}", color=COLORS.get(state.get("color", ""), TEXT),
+                    f"■ {state.get('text', key)}", color=COLORS.get(state.get("color", ""), TEXT),
                     fontsize=7, va="center")  # fmt: skip
 
 
