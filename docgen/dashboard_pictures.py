@@ -49,10 +49,11 @@ STEP_S: Final = 2.0
 RUN_S: Final = 150.0
 TICK_S: Final = 1.5
 PRICES: Final = {"gpt-4o-mini": {"input_per_million": 0.15, "output_per_million": 0.6}}
+# The default visibility timeout: a shorter one than a re-queue's countdown (up to the breaker's
+# 30 s cool-down) has the Redis broker deliver the waiting message again, and again.
 WORKER_ENV: Final = {
-    "LLMIX_WORKER__VISIBILITY_TIMEOUT_S": "4",
-    "LLMIX_WORKER__RESTORE_INTERVAL_S": "0.5",
     "LLMIX_WORKER__PREFETCH_MULTIPLIER": "1",
+    "LLMIX_WORKER__MAX_CIRCUIT_WAIT_S": "20",
     "LLMIX_LLM__MAX_INLINE_WAIT_S": "1.5",
     "LLMIX_LLM__TIMEOUT_S": "10",
     "LLMIX_TELEMETRY__PRICES": json.dumps(PRICES),
@@ -177,11 +178,16 @@ class Workload:
             self.producer.app.AsyncResult(task_id).get(timeout=60)
 
     def _open_breaker(self) -> None:
-        # four attempts of 503: the third failure opens the threads node's Anthropic breaker
-        self._batch(self.nodes[0], [_request(f"down [[stub:503]] {time.time()}", "claude-x")])
+        # 503 on every attempt: the third failure opens the threads node's Anthropic breaker,
+        # and the job fails (CircuitOpen) as the cool-down exceeds max_circuit_wait_s. Not
+        # waited for, so the traffic goes on meanwhile.
+        down = _request(f"down [[stub:503]] {time.time()}", "claude-x")
+        self.producer.submit(down, queue=self.nodes[0].name)
 
     def _probe_breaker(self) -> None:
-        self._batch(self.nodes[0], [_request(f"probe {time.time()}", "claude-x")])
+        # after the cool-down: the call that closes the breaker again
+        probe = _request(f"probe {time.time()}", "claude-x")
+        self.producer.submit(probe, queue=self.nodes[0].name)
 
     def _fleet_clear(self) -> None:
         from llmix_workers.wiring.fleet import build_fleet_control
@@ -375,6 +381,7 @@ def _axes(figure: Figure, inches: tuple[float, float, float, float], height: flo
     left, top, width, h = inches
     axes = figure.add_axes((left / WIDTH_IN, 1 - (top + h) / height, width / WIDTH_IN, h / height))
     axes.set_facecolor(PANEL)
+    axes.set_zorder(2)  # above the panel's frame, a figure patch
     for side in axes.spines.values():
         side.set_visible(False)
     axes.tick_params(colors=MUTED, labelsize=7, length=0)
@@ -429,8 +436,15 @@ def draw_timeseries(
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit")
-    series = _targets(run, panel)
-    legend_rows = math.ceil(len(series) / 3) if series else 1
+    everything = _targets(run, panel)
+    # Series that stay at 0 (a provider or an error class nobody used) only fill the legend:
+    # they are counted, not drawn, unless nothing else moves.
+    series = [s for s in everything if any(v and not math.isnan(v) for v in s[2])]
+    if not series:
+        series = everything[:3]
+    flat = len(everything) - len(series)
+    entries = len(series) + (1 if flat else 0)
+    legend_rows = math.ceil(entries / 3) if entries else 1
     left, top, width, h = inches
     axes = _axes(figure, (left + 0.7, top + 0.1, width - 0.85, h - 0.45 - 0.16 * legend_rows),
                  height)  # fmt: skip
@@ -440,12 +454,14 @@ def draw_timeseries(
         color = PALETTE[index % len(PALETTE)]
         axes.plot(times, values, color=color, linewidth=1.3, label=legend or panel["title"])
         axes.fill_between(times, values, color=color, alpha=0.08, linewidth=0)
+    if flat:
+        axes.plot([], [], color=MUTED, linewidth=0, label=f"(+{flat} series at 0, not drawn)")
     _time_axis(axes, run)
     axes.yaxis.set_major_locator(MaxNLocator(4))
     axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_value(v, unit)))
     values = [v for _, _, vs in series for v in vs if not math.isnan(v)]
     if values and min(values) >= 0:
-        axes.set_ylim(bottom=0, top=max(max(values) * 1.1, 1e-9))
+        axes.set_ylim(bottom=0, top=max(values) * 1.1 or 1.0)
     if not series:
         axes.text(0.5, 0.5, "No data", color=MUTED, transform=axes.transAxes, ha="center")
         return
@@ -465,6 +481,12 @@ def draw_states(
     for mapping in panel.get("fieldConfig", {}).get("defaults", {}).get("mappings", []):
         mappings.update(mapping.get("options", {}))
     series = _targets(run, panel)
+    steady = [s for s in series if len({v for v in s[2] if not math.isnan(v)}) <= 1]
+    if len(series) > 3 and len(steady) < len(series):
+        series = [s for s in series if s not in steady]
+        states = {mappings.get(f"{v:g}", {}).get("text") for s in steady for v in s[2] if v == v}
+        how = f"{states.pop()} throughout" if len(states) == 1 else "unchanged"
+        series.append((f"+{len(steady)} {how}", [], []))
     left, top, width, h = inches
     axes = _axes(figure, (left + 1.25, top + 0.1, width - 1.4, h - 0.75), height)
     for index, (_name, times, values) in enumerate(series):
