@@ -53,7 +53,6 @@ PRICES: Final = {"gpt-4o-mini": {"input_per_million": 0.15, "output_per_million"
 # 30 s cool-down) has the Redis broker deliver the waiting message again, and again.
 WORKER_ENV: Final = {
     "LLMIX_WORKER__PREFETCH_MULTIPLIER": "1",
-    "LLMIX_WORKER__MAX_CIRCUIT_WAIT_S": "20",
     "LLMIX_LLM__MAX_INLINE_WAIT_S": "1.5",
     "LLMIX_LLM__TIMEOUT_S": "10",
     "LLMIX_TELEMETRY__PRICES": json.dumps(PRICES),
@@ -120,10 +119,9 @@ class Workload:
             (30, "429 retried inline", self._inline_retry),
             (40, "429 re-queued", self._requeue),
             (50, "shared slow call", self._shared_call),
-            (60, "breaker opens", self._open_breaker),
+            (60, "3 x 503: breaker opens", self._open_breaker),
             (75, "cache Redis frozen", self.cache.pause),
             (95, "cache Redis back", self.cache.resume),
-            (105, "breaker probe", self._probe_breaker),
             (112, "fleet clear", self._fleet_clear),
             (128, "cache-first rerun", self._cache_first_rerun),
         ]
@@ -178,16 +176,22 @@ class Workload:
             self.producer.app.AsyncResult(task_id).get(timeout=60)
 
     def _open_breaker(self) -> None:
-        # 503 on every attempt: the third failure opens the threads node's Anthropic breaker,
-        # and the job fails (CircuitOpen) as the cool-down exceeds max_circuit_wait_s. Not
-        # waited for, so the traffic goes on meanwhile.
-        down = _request(f"down [[stub:503]] {time.time()}", "claude-x")
-        self.producer.submit(down, queue=self.nodes[0].name)
-
-    def _probe_breaker(self) -> None:
-        # after the cool-down: the call that closes the breaker again
-        probe = _request(f"probe {time.time()}", "claude-x")
-        self.producer.submit(probe, queue=self.nodes[0].name)
+        """Three 503s in a row open the threads node's Anthropic breaker; the job waits out the
+        cool-down in the queue and is then the half-open probe that closes it. Not waited for
+        (the traffic goes on), once the stub has played the three faults."""
+        stub = self.fleet.stub
+        assert stub is not None
+        before = int(stub.calls()["by_model"].get("claude-x", 0))
+        stub.script(503, 503, 503)
+        self.producer.submit(
+            _request(f"breaker {time.time()}", "claude-x"), queue=self.nodes[0].name
+        )
+        deadline = time.monotonic() + 20
+        while stub.calls()["by_model"].get("claude-x", 0) < before + 3:
+            if time.monotonic() > deadline:
+                print("  the breaker job made fewer than 3 calls in 20 s", flush=True)
+                break
+            time.sleep(0.2)
 
     def _fleet_clear(self) -> None:
         from llmix_workers.wiring.fleet import build_fleet_control
@@ -290,7 +294,7 @@ COLORS: Final = {"green": "#73bf69", "yellow": "#fade2a", "red": "#f2495c"}
 WIDTH_IN: Final = 12.0
 UNIT_IN: Final = 0.3  # one gridPos height unit
 HEADER_IN: Final = 0.62
-DPI: Final = 80
+DPI: Final = 100
 
 
 def _si(value: float) -> str:
@@ -311,7 +315,7 @@ def format_value(value: float, unit: str | None) -> str:
     if unit == "s":
         return f"{value * 1000:.3g} ms" if abs(value) < 1 else f"{value:.3g} s"
     if unit == "currencyUSD":
-        return f"${value:.2f}" if abs(value) >= 1 else f"${value:.4f}".rstrip("0")
+        return f"${value:.2f}" if abs(value) >= 1 else f"${value:.2g}"
     return _si(value)
 
 
@@ -328,12 +332,23 @@ def draw_rows(run: Run, rows: list[Row], out: Path = PICTURES) -> list[Path]:
     for row in rows:
         path = out / row.picture
         figure = draw_row(run, row)
-        figure.savefig(path, dpi=DPI, facecolor=BACKGROUND, metadata={"Software": None})
-        import matplotlib.pyplot as plt
-
-        plt.close(figure)
+        save_png(figure, path)
         written.append(path)
     return written
+
+
+def save_png(figure: Figure, path: Path) -> None:
+    """``figure`` as a PNG of at most 256 colours: a third of the size, the same picture."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND)
+    plt.close(figure)
+    with Image.open(buffer) as image:
+        image.convert("RGB").quantize(256).save(path, optimize=True)
 
 
 def draw_row(run: Run, row: Row) -> Figure:
@@ -347,8 +362,9 @@ def draw_row(run: Run, row: Row) -> Figure:
     figure.text(0.1 / WIDTH_IN, 1 - 0.25 / height, f"⌄ {row.title}", color=TEXT, fontsize=13,
                 fontweight="bold", va="center")  # fmt: skip
     marks = "   ".join(f"{i} {label}" for i, (_, label) in enumerate(run.events, 1))
-    figure.text(0.1 / WIDTH_IN, 1 - 0.5 / height, f"events: {marks}", color=MUTED, fontsize=6.5,
-                va="center")  # fmt: skip
+    if any(panel["type"] != "stat" for panel in row.panels):
+        figure.text(0.1 / WIDTH_IN, 1 - 0.5 / height, f"events: {marks}", color=MUTED,
+                    fontsize=6.5, va="center")  # fmt: skip
     for panel in row.panels:
         grid = panel["gridPos"]
         gap = 0.06
