@@ -48,9 +48,11 @@ RATE_INTERVAL: Final = "10s"
 STEP_S: Final = 2.0
 RUN_S: Final = 150.0
 TICK_S: Final = 1.5
+#: Seconds of the pictures before the workload starts (time 0:00), with the fleet idle.
+LEAD_S: Final = 6.0
 PRICES: Final = {"gpt-4o-mini": {"input_per_million": 0.15, "output_per_million": 0.6}}
-# The default visibility timeout: a shorter one than a re-queue's countdown (up to the breaker's
-# 30 s cool-down) has the Redis broker deliver the waiting message again, and again.
+# The visibility timeout stays at its default: one shorter than a re-queue's countdown (up to
+# the breaker's 30 s cool-down) has the Redis broker deliver the waiting message again, and again.
 WORKER_ENV: Final = {
     "LLMIX_WORKER__PREFETCH_MULTIPLIER": "1",
     "LLMIX_LLM__MAX_INLINE_WAIT_S": "1.5",
@@ -248,7 +250,7 @@ def run_fleet(rows: list[Row]) -> Run:
                 events = Workload(fleet, cache, [threads, prefork]).run()
                 time.sleep(4)  # the last scrapes
                 end = time.time()
-                start = begin - 6
+                start = begin - LEAD_S
                 return Run(start, end, events, read_series(prometheus, rows, start, end))
 
 
@@ -408,7 +410,7 @@ def _targets(run: Run, panel: dict[str, Any]) -> list[tuple[str, list[float], li
     series = []
     for target in run.series.get(str(panel["id"]), []):
         for legend, points in target:
-            times = [t - (run.start + 6) for t, _ in points]
+            times = [t - (run.start + LEAD_S) for t, _ in points]
             series.append((legend, times, [v for _, v in points]))
     return series
 
@@ -432,11 +434,11 @@ def draw_panel(
 def _time_axis(axes: Axes, run: Run) -> None:
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
-    axes.set_xlim(-6, run.end - run.start - 6)
+    axes.set_xlim(-LEAD_S, run.end - run.start - LEAD_S)
     axes.xaxis.set_major_locator(MultipleLocator(30))
     axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _clock(v) if v >= 0 else ""))
     for number, (at, _) in enumerate(run.events, 1):
-        x = at - (run.start + 6)
+        x = at - (run.start + LEAD_S)
         axes.axvline(x, color=MUTED, linewidth=0.6, linestyle=":", alpha=0.7, zorder=0)
         axes.text(x, 1.0, str(number), transform=axes.get_xaxis_transform(), color=MUTED,
                   fontsize=6, ha="center", va="bottom")  # fmt: skip
