@@ -174,7 +174,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = [round(x, 2) for x in os.getloadavg()]
     parts: dict[str, float] = {}
     try:
-        with PrivateRedis() as server:
+        # Redis' own default maxclients (the private server's 2,000 is for tests): at C = 1,024
+        # a node holds up to three connections per task thread at once (its L2 connection, a
+        # fleet-lock borrow, Celery storing a result), as docs/guides/sizing.md says.
+        with PrivateRedis(extra_args=["--maxclients", "10000"]) as server:
             client = redis.Redis.from_url(server.url)
             app = Celery(
                 "inflight-bench", broker=server.url, backend=server.url, set_as_current=False
