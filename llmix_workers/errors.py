@@ -74,7 +74,8 @@ class LLMError(LlmixError):
 
 
 class RateLimited(LLMError):
-    """Raised when the provider answers 429 or the local concurrency window stays full."""
+    """Raised when the provider answers 429, the local concurrency window stays full, or the
+    fleet-wide budget would make a call wait longer than allowed."""
 
     retryable = True
 
