@@ -196,9 +196,11 @@ class RedisBudgets:
 
     def _run(self, name: str, limits: Budget, op: str, tokens: int, owed: int,
              max_wait_s: float, retry_after_s: float) -> list[Any]:  # fmt: skip
-        args: list[str | int | float] = [op, limits.rpm or 0, limits.tpm or 0, tokens, owed, self._burst_s * 1000,
-                max_wait_s * 1000, self._recovery_s * 1000, self._member_ttl_s * 1000,
-                retry_after_s * 1000, MIN_FACTOR, SHRINK_GAP_S * 1000]  # fmt: skip
+        args: list[str | int | float] = [
+            op, limits.rpm or 0, limits.tpm or 0, tokens, owed, self._burst_s * 1000,
+            max_wait_s * 1000, self._recovery_s * 1000, self._member_ttl_s * 1000,
+            retry_after_s * 1000, MIN_FACTOR, SHRINK_GAP_S * 1000,
+        ]  # fmt: skip
         reply: list[Any] = self._script(keys=[self._keys.budget(name), self._keys.members],
                                         args=args)  # fmt: skip
         self._outage.answered()
