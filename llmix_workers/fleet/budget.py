@@ -64,13 +64,15 @@ class BudgetObserver(Protocol):
 class BudgetDraw:
     """One call's draw: from which budget (``None``: the call has none), granted or not, the
     seconds to wait before calling (or, refused, that the call would have had to wait), and
-    the tokens charged (an estimate, corrected by :meth:`settle`)."""
+    the tokens charged (an estimate, corrected by :meth:`settle`); ``factor`` is the share of
+    the budget in force (below 1 while it recovers from a 429's shrink)."""
 
     budget: str | None
     granted: bool
     wait_s: float
     tokens: int
     owner: RedisBudgets | None = None
+    factor: float = 1.0
 
     def settle(self, used_tokens: int) -> None:
         """The provider reported ``used_tokens`` (input + output) for this call."""
@@ -137,9 +139,9 @@ class RedisBudgets:
         reply = None if local else self._shared(name, limits, tokens, max_wait_s)
         if reply is None:
             local = True
-            reply = self._local_draw(name, limits, tokens, max_wait_s)
-        granted, wait_s = reply
-        draw = BudgetDraw(name, granted, wait_s, tokens, self)
+            reply = (*self._local_draw(name, limits, tokens, max_wait_s), 1.0)
+        granted, wait_s, factor = reply
+        draw = BudgetDraw(name, granted, wait_s, tokens, self, factor)
         if self._observer is not None:
             if granted:
                 self._observer.drew(name, tokens, wait_s, local=local)
@@ -178,7 +180,7 @@ class RedisBudgets:
 
     def _shared(
         self, name: str, limits: Budget, tokens: int, max_wait_s: float
-    ) -> tuple[bool, float] | None:
+    ) -> tuple[bool, float, float] | None:
         with self._lock:
             owed = self._owed.pop(name, 0)
         try:
@@ -188,11 +190,11 @@ class RedisBudgets:
             with self._lock:
                 self._owed[name] = self._owed.get(name, 0) + owed
             return None
-        granted, wait_ms, live, _factor = reply
+        granted, wait_ms, live, factor = reply
         with self._lock:
             self._live = int(live)
             self._local.pop(name, None)
-        return bool(int(granted)), float(wait_ms) / 1000
+        return bool(int(granted)), float(wait_ms) / 1000, float(factor)
 
     def _run(self, name: str, limits: Budget, op: str, tokens: int, owed: int,
              max_wait_s: float, retry_after_s: float) -> list[Any]:  # fmt: skip
