@@ -1,0 +1,109 @@
+"""ResilientClient with fleet-wide budgets: drawn before each call, waited for, refused like a
+full window (no provider call), settled from usage, shrunk by a 429."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from llmix_workers.errors import RateLimited
+from llmix_workers.llm.budgets import estimate_tokens
+from llmix_workers.llm.request import LLMRequest
+from llmix_workers.llm.resilient import ResilientClient
+from llmix_workers.llm.retry import RetryPolicy
+from llmix_workers.settings import LLMSettings
+from llmix_workers.testing.clock import FakeClock
+from llmix_workers.testing.fake_client import FakeClient
+from tests.llm_support import fake_time, half
+
+REQUEST = LLMRequest(provider="openai", model="m", messages=[{"role": "user", "content": "x" * 40}])
+
+
+@dataclass
+class Ticket:
+    granted: bool
+    wait_s: float
+    settled: list[int] = field(default_factory=list)
+    shrunk: list[float | None] = field(default_factory=list)
+
+    def settle(self, used_tokens: int) -> None:
+        self.settled.append(used_tokens)
+
+    def shrink(self, retry_after_s: float | None) -> None:
+        self.shrunk.append(retry_after_s)
+
+
+@dataclass
+class Budgets:
+    """Hands out the scripted tickets in order and records each draw."""
+
+    tickets: list[Ticket]
+    draws: list[tuple[str, str, int, float]] = field(default_factory=list)
+
+    def draw(self, provider: str, model: str, tokens: int, max_wait_s: float) -> Ticket:
+        self.draws.append((provider, model, tokens, max_wait_s))
+        return self.tickets[len(self.draws) - 1]
+
+
+def client(fake: FakeClient, time: FakeClock, budgets: Budgets) -> ResilientClient:
+    return ResilientClient(
+        fake,
+        policy=RetryPolicy(max_attempts=4, max_inline_wait_s=5.0, retry_after_cap_s=60.0),
+        breaker_failure_threshold=3,
+        breaker_cooldown_s=30.0,
+        concurrency_initial=8,
+        concurrency_min=1,
+        clock=time.clock,
+        sleep=time.sleep,
+        random=half,
+        budgets=budgets,
+        budget_output_tokens=100,
+    )
+
+
+def test_a_call_draws_its_estimate_waits_its_turn_and_settles_the_usage() -> None:
+    time, ticket = fake_time(), Ticket(True, 1.5)
+    budgets = Budgets([ticket])
+    result = client(FakeClient(), time, budgets).complete(REQUEST)
+    assert budgets.draws == [("openai", "m", 10 + 100, 5.0)]
+    assert time.sleeps == [1.5]
+    assert ticket.settled == [result.usage.input_tokens + result.usage.output_tokens]
+
+
+def test_a_turn_too_far_away_is_refused_before_any_provider_call() -> None:
+    fake, time = FakeClient(), fake_time()
+    budgets = Budgets([Ticket(False, 42.0)])
+    with pytest.raises(RateLimited) as raised:
+        client(fake, time, budgets).complete(REQUEST)
+    assert fake.calls == 0
+    assert raised.value.provider_calls == 0  # the re-queue spends nothing
+    assert raised.value.retry_after_s == 42.0
+    assert raised.value.retryable
+
+
+def test_a_429_shrinks_the_budget_with_its_retry_after() -> None:
+    first, second = Ticket(True, 0.0), Ticket(True, 0.0)
+    fake = FakeClient([RateLimited("slow down", status=429, retry_after_s=2.0), "fine"])
+    client(fake, fake_time(), Budgets([first, second])).complete(REQUEST)
+    assert first.shrunk == [2.0] and first.settled == []
+    assert second.shrunk == [] and len(second.settled) == 1
+
+
+def test_budgets_need_an_output_estimate() -> None:
+    with pytest.raises(ValueError, match="budget_output_tokens"):
+        ResilientClient.__init__(
+            client(FakeClient(), fake_time(), Budgets([])), FakeClient(),
+            policy=RetryPolicy(max_attempts=1, max_inline_wait_s=1, retry_after_cap_s=1),
+            breaker_failure_threshold=1, breaker_cooldown_s=1, concurrency_initial=1,
+            concurrency_min=1, budgets=Budgets([]),
+        )  # fmt: skip
+
+
+def test_the_estimate_counts_text_parts_and_max_output_tokens() -> None:
+    parts = [{"type": "text", "text": "y" * 8}, {"type": "image_url", "image_url": {}}]
+    request = LLMRequest(
+        provider="openai", model="m", max_output_tokens=7,
+        messages=[{"role": "system", "content": "z" * 5}, {"role": "user", "content": parts}],
+    )  # fmt: skip
+    assert estimate_tokens(request, LLMSettings().budget_output_tokens) == 2 + 2 + 7
