@@ -10,6 +10,17 @@ from llmix_workers.topology.outage import Outage
 from llmix_workers.wiring.redis import redis_for
 
 
+def check_budgets(settings: Settings) -> None:
+    """Refuse budgets that no Redis can hold (at a worker's start, before any job).
+
+    Raises:
+        ConfigError: budgets are set but no Redis holds fleet state (a budget kept per process
+            would be the whole budget times the processes: the failure budgets exist to stop).
+    """
+    if settings.llm.budgets and not settings.fleet_redis_url:
+        raise ConfigError("llm.budgets needs the fleet's Redis: set REDIS_URL or fleet.redis_url")
+
+
 def build_budgets(
     settings: Settings, *, outage: Outage | None = None, observer: BudgetObserver | None = None
 ) -> RedisBudgets | None:
@@ -17,14 +28,12 @@ def build_budgets(
     set. ``outage`` is shared with the other parts on that Redis.
 
     Raises:
-        ConfigError: budgets are set but no Redis holds fleet state (a budget kept per process
-            would be the whole budget times the processes: the failure budgets exist to stop).
+        ConfigError: as :func:`check_budgets`.
     """
+    check_budgets(settings)
     llm = settings.llm
     if not llm.budgets:
         return None
-    if not settings.fleet_redis_url:
-        raise ConfigError("llm.budgets needs the fleet's Redis: set REDIS_URL or fleet.redis_url")
     return RedisBudgets(
         redis_for(settings, "budget"),
         FleetKeys.for_prefix(settings.cache.key_prefix),

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from llmix_workers.errors import ConfigError
 from llmix_workers.settings import load_settings
+from llmix_workers.wiring.budgets import check_budgets
+
+BUDGET = {"openai": {"rpm": 5}}
 
 
 def test_budgets_by_provider_and_model() -> None:
@@ -39,3 +44,16 @@ def test_bad_budgets_are_refused_naming_the_field(budgets: dict[str, Any], messa
 def test_bad_budget_knobs_are_refused_naming_the_field(field: str, value: float) -> None:
     with pytest.raises(ConfigError, match=rf"llm\.{field}: "):
         load_settings(llm={field: value})
+
+
+def test_budgets_without_the_fleets_redis_are_refused_before_any_job(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("LLMIX_") or name == "REDIS_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    check_budgets(load_settings(redis={"url": "redis://127.0.0.1:1"}, llm={"budgets": BUDGET}))
+    check_budgets(load_settings())  # no budgets, no Redis: nothing to hold
+    with pytest.raises(ConfigError, match=r"llm\.budgets needs the fleet's Redis"):
+        check_budgets(load_settings(llm={"budgets": BUDGET}))
