@@ -1,7 +1,7 @@
 -- One fleet-wide budget: GCRA over requests and tokens per minute, with reservations, in one
 -- round trip. Times are Redis' clock, milliseconds.
 -- KEYS[1] the budget's hash, KEYS[2] the fleet's members (sorted set scored by last check).
--- ARGV: op ("draw" | "shrink"), rpm, tpm (0: none), tokens, correction (tokens owed from
+-- ARGV: op ("draw" | "shrink" | "hold"), rpm, tpm (0: none), tokens, correction (tokens owed from
 -- earlier calls' usage, may be negative), burst_ms, max_wait_ms, recovery_ms, member_ttl_ms,
 -- retry_after_ms, min_factor, shrink_gap_ms.
 -- Returns {granted (0/1), wait_ms, live members, factor}, the numbers as strings.
@@ -25,9 +25,10 @@ local factor = math.min(1, f0 + (now - fat) / recovery)
 local live = redis.call('ZCOUNT', KEYS[2], now - member_ttl, '+inf')
 local keep_ms = math.floor(recovery + max_wait + 120000)
 
-if op == 'shrink' then
+if op == 'shrink' or op == 'hold' then
   -- One halving per shrink_gap: the 429s of one overshoot, seen by many processes, halve once.
-  if now - fat >= shrink_gap then
+  -- A hold (the provider said nothing is left until a reset) only pauses.
+  if op == 'shrink' and now - fat >= shrink_gap then
     factor = math.max(min_factor, factor / 2)
     redis.call('HSET', KEYS[1], 'factor', tostring(factor), 'factor_at', tostring(now))
   end

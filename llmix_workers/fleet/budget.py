@@ -84,6 +84,11 @@ class BudgetDraw:
         if self.owner is not None:
             self.owner.shrink(self, retry_after_s)
 
+    def hold(self, seconds: float) -> None:
+        """The provider said the budget is spent for ``seconds`` (rate-limit headers)."""
+        if self.owner is not None:
+            self.owner.hold(self, seconds)
+
 
 class RedisBudgets:
     """Every ``[llm.budgets]`` budget of one fleet. Thread-safe; build one per process.
@@ -177,6 +182,16 @@ class RedisBudgets:
             local = self._local.get(draw.budget)
         if local is not None:
             local.rpm, local.tpm = local.rpm / 2, local.tpm / 2
+
+    def hold(self, draw: BudgetDraw, seconds: float) -> None:
+        """Hold every draw of ``draw``'s budget, fleet-wide, for ``seconds`` (no halving).
+        Redis unreachable: nothing (the process's share already keeps it in line)."""
+        if draw.budget is None or self._outage.quiet():
+            return
+        try:
+            self._run(draw.budget, self._budgets[draw.budget], "hold", 0, 0, 0.0, seconds)
+        except REDIS_ERRORS as exc:
+            self._failed(exc)
 
     def _shared(
         self, name: str, limits: Budget, tokens: int, max_wait_s: float

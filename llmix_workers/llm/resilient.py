@@ -18,7 +18,7 @@ from typing import Protocol
 from llmix_workers.errors import LLMError, RateLimited
 from llmix_workers.llm.aimd import AdaptiveLimiter, parse_ratelimit_headers
 from llmix_workers.llm.breaker import CircuitBreaker
-from llmix_workers.llm.budgets import BudgetTicket, CallBudgets, estimate_tokens
+from llmix_workers.llm.budgets import BudgetTicket, CallBudgets, estimate_tokens, spent_for_s
 from llmix_workers.llm.client import LLMClient
 from llmix_workers.llm.request import LLMRequest, LLMResult
 from llmix_workers.llm.retry import RetryPolicy
@@ -230,6 +230,9 @@ class ResilientClient:
         breaker.on_success()
         if ticket is not None:
             ticket.settle(result.usage.input_tokens + result.usage.output_tokens)
+            spent_s = spent_for_s(result.headers)
+            if spent_s:
+                ticket.hold(spent_s)
         self._observe(request.provider, breaker, None)
         info = parse_ratelimit_headers(result.headers)
         if info is None:

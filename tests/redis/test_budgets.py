@@ -123,6 +123,17 @@ def test_429s_of_one_overshoot_halve_the_budget_once(client: redis.Redis) -> Non
     assert float(client.hget(KEYS.budget("openai"), "factor") or 0) == 0.5
 
 
+def test_headers_saying_nothing_is_left_hold_everyone_without_halving(
+    client: redis.Redis,
+) -> None:
+    limits = {"openai": Budget(rpm=6000)}
+    first, other = budgets(client, budgets=limits), budgets(client, budgets=limits)
+    first.draw("openai", "m", 10, max_wait_s=0).hold(30)
+    held = other.draw("openai", "m", 10, max_wait_s=0)
+    assert not held.granted and held.wait_s > 20
+    assert held.factor == 1
+
+
 @pytest.fixture
 def relay(redis_server: PrivateRedis, redis_url: str) -> Iterator[TcpRelay]:
     with TcpRelay("127.0.0.1", redis_server.port) as relay:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from llmix_workers.errors import RateLimited
-from llmix_workers.llm.budgets import estimate_tokens
-from llmix_workers.llm.request import LLMRequest
+from llmix_workers.llm.budgets import estimate_tokens, parse_duration_s, spent_for_s
+from llmix_workers.llm.request import LLMRequest, LLMResult
 from llmix_workers.llm.resilient import ResilientClient
 from llmix_workers.llm.retry import RetryPolicy
 from llmix_workers.settings import LLMSettings
@@ -26,12 +26,16 @@ class Ticket:
     wait_s: float
     settled: list[int] = field(default_factory=list)
     shrunk: list[float | None] = field(default_factory=list)
+    held: list[float] = field(default_factory=list)
 
     def settle(self, used_tokens: int) -> None:
         self.settled.append(used_tokens)
 
     def shrink(self, retry_after_s: float | None) -> None:
         self.shrunk.append(retry_after_s)
+
+    def hold(self, seconds: float) -> None:
+        self.held.append(seconds)
 
 
 @dataclass
@@ -107,3 +111,29 @@ def test_the_estimate_counts_text_parts_and_max_output_tokens() -> None:
         messages=[{"role": "system", "content": "z" * 5}, {"role": "user", "content": parts}],
     )  # fmt: skip
     assert estimate_tokens(request, LLMSettings().budget_output_tokens) == 2 + 2 + 7
+
+
+def test_a_success_whose_headers_say_nothing_is_left_holds_the_budget() -> None:
+    spent = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1.5s",
+             "x-ratelimit-remaining-tokens": "120", "x-ratelimit-reset-tokens": "6m0s"}  # fmt: skip
+    ticket, plenty = Ticket(True, 0.0), Ticket(True, 0.0)
+    answer = LLMResult(content="a", model="m", provider="openai", headers=spent)
+    fake = FakeClient([answer, "b"])
+    resilient = client(fake, fake_time(), Budgets([ticket, plenty]))
+    resilient.complete(REQUEST)
+    resilient.complete(REQUEST)
+    assert ticket.held == [1.5] and plenty.held == []
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("1s", 1.0), ("6m0s", 360.0), ("59ms", 0.059), ("0.5s", 0.5), ("1h2m", 3720.0),
+     ("", None), ("soon", None), ("5", None), ("1s junk", None)],
+)  # fmt: skip
+def test_reset_durations(text: str, seconds: float | None) -> None:
+    assert parse_duration_s(text) == (pytest.approx(seconds) if seconds is not None else None)
+
+
+def test_spent_only_when_something_is_at_zero() -> None:
+    assert spent_for_s({"x-ratelimit-remaining-tokens": "0"}) == 0.0
+    assert spent_for_s({"x-ratelimit-remaining-requests": "3"}) is None
