@@ -80,6 +80,11 @@ class RateLimited(LLMError):
     retryable = True
 
 
+class BudgetExhausted(RateLimited):
+    """Raised when a fleet-wide budget has no turn for a call within the wait allowed: no
+    provider call was made (counted as a budget refusal, not as a provider error)."""
+
+
 class ProviderTimeout(LLMError):
     """Raised when the provider does not answer within the timeout, or answers 408."""
 

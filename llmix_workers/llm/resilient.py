@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from llmix_workers.errors import LLMError, RateLimited
+from llmix_workers.errors import BudgetExhausted, LLMError, RateLimited
 from llmix_workers.llm.aimd import AdaptiveLimiter, parse_ratelimit_headers
 from llmix_workers.llm.breaker import CircuitBreaker
 from llmix_workers.llm.budgets import BudgetTicket, CallBudgets, estimate_tokens, spent_for_s
@@ -157,7 +157,8 @@ class ResilientClient:
                 return self._attempt(request, breaker, limiter, calls)
             except LLMError as exc:
                 exc.provider_calls = calls[0]
-                self._observe(request.provider, breaker, exc)
+                if not isinstance(exc, BudgetExhausted):  # the provider said nothing
+                    self._observe(request.provider, breaker, exc)
                 if not exc.retryable:
                     raise
                 delay = self.policy.delay_s(attempt, exc.retry_after_s, self._random)
@@ -245,15 +246,15 @@ class ResilientClient:
         """Draw from the call's budget and wait its turn.
 
         Raises:
-            RateLimited: the turn is further away than ``max_wait_s``; ``retry_after_s`` says
-                how far.
+            BudgetExhausted: the turn is further away than ``max_wait_s``; ``retry_after_s``
+                says how far.
         """
         if self.budgets is None:
             return None
         tokens = estimate_tokens(request, self._budget_output_tokens)
         ticket = self.budgets.draw(request.provider, request.model, tokens, max(0.0, max_wait_s))
         if not ticket.granted:
-            raise RateLimited(
+            raise BudgetExhausted(
                 f"{request.provider}: the fleet budget has no room for {ticket.wait_s:.2f} s",
                 provider=request.provider,
                 retry_after_s=ticket.wait_s,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from llmix_workers.errors import RateLimited
+from llmix_workers.errors import BudgetExhausted, LLMError, RateLimited
 from llmix_workers.llm.budgets import estimate_tokens, parse_duration_s, spent_for_s
 from llmix_workers.llm.request import LLMRequest, LLMResult
 from llmix_workers.llm.resilient import ResilientClient
@@ -50,7 +50,25 @@ class Budgets:
         return self.tickets[len(self.draws) - 1]
 
 
-def client(fake: FakeClient, time: FakeClock, budgets: Budgets) -> ResilientClient:
+class Failures:
+    """A ResilienceObserver that keeps the failed attempts it is told of."""
+
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def attempt_failed(self, provider: str, error: LLMError) -> None:
+        self.failed.append(type(error).__name__)
+
+    def retrying(self, provider: str) -> None:
+        return None
+
+    def breaker_moved(self, provider: str, state: str) -> None:
+        return None
+
+
+def client(
+    fake: FakeClient, time: FakeClock, budgets: Budgets, observer: Failures | None = None
+) -> ResilientClient:
     return ResilientClient(
         fake,
         policy=RetryPolicy(max_attempts=4, max_inline_wait_s=5.0, retry_after_cap_s=60.0),
@@ -63,6 +81,7 @@ def client(fake: FakeClient, time: FakeClock, budgets: Budgets) -> ResilientClie
         random=half,
         budgets=budgets,
         budget_output_tokens=100,
+        observer=observer,
     )
 
 
@@ -76,11 +95,12 @@ def test_a_call_draws_its_estimate_waits_its_turn_and_settles_the_usage() -> Non
 
 
 def test_a_turn_too_far_away_is_refused_before_any_provider_call() -> None:
-    fake, time = FakeClient(), fake_time()
+    fake, time, failures = FakeClient(), fake_time(), Failures()
     budgets = Budgets([Ticket(False, 42.0)])
-    with pytest.raises(RateLimited) as raised:
-        client(fake, time, budgets).complete(REQUEST)
+    with pytest.raises(BudgetExhausted) as raised:
+        client(fake, time, budgets, failures).complete(REQUEST)
     assert fake.calls == 0
+    assert failures.failed == []  # a refusal is no provider error
     assert raised.value.provider_calls == 0  # the re-queue spends nothing
     assert raised.value.retry_after_s == 42.0
     assert raised.value.retryable
