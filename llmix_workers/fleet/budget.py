@@ -181,7 +181,7 @@ class RedisBudgets:
         with self._lock:
             local = self._local.get(draw.budget)
         if local is not None:
-            local.rpm, local.tpm = local.rpm / 2, local.tpm / 2
+            local.halve()
 
     def hold(self, draw: BudgetDraw, seconds: float) -> None:
         """Hold every draw of ``draw``'s budget, fleet-wide, for ``seconds`` (no halving).

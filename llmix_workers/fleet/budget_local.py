@@ -21,13 +21,18 @@ class LocalBudget:
         self._token_tat = 0.0
         self._lock = threading.Lock()
 
+    def halve(self) -> None:
+        """A 429 while Redis is unreachable: half the rates from now on."""
+        with self._lock:
+            self.rpm, self.tpm = self.rpm / 2, self.tpm / 2
+
     def draw(self, now: float, tokens: int, max_wait_s: float) -> tuple[bool, float]:
         """Reserve one call of ``tokens`` (``now``: monotonic seconds): whether it was granted
         and the seconds to wait before it; not granted (nothing reserved) when that wait
         would exceed ``max_wait_s``."""
-        per_request = 60 / self.rpm if self.rpm else 0.0
-        per_token = 60 / self.tpm if self.tpm else 0.0
         with self._lock:
+            per_request = 60 / self.rpm if self.rpm else 0.0
+            per_token = 60 / self.tpm if self.tpm else 0.0
             wait_s = 0.0
             if per_request:
                 wait_s = max(wait_s, self._request_tat - self._burst_s - now)

@@ -201,3 +201,16 @@ def test_one_draw_is_one_round_trip(client: redis.Redis) -> None:
     scripted = {"time", "hmget", "zcount", "hset", "pexpire"}
     outside = {name: n for name, n in sent.items() if n and name not in scripted}
     assert outside == {"evalsha": 20, "info": 1}
+
+
+def test_a_429_while_redis_is_down_halves_the_processs_share(
+    client: redis.Redis, relay: TcpRelay
+) -> None:
+    join(client, 1)
+    shared = budgets(client_via(relay), budgets={"openai": Budget(rpm=60)}, burst_s=10.0)
+    assert shared.draw("openai", "m", 10, max_wait_s=0).granted  # Redis answers: alone
+    relay.cut()
+    first = shared.draw("openai", "m", 10, max_wait_s=0)
+    first.shrink(retry_after_s=1)
+    granted = [shared.draw("openai", "m", 10, max_wait_s=0).granted for _ in range(12)]
+    assert granted.count(True) == 5  # 30 a minute from here: 11 at once would be the whole
