@@ -123,6 +123,7 @@ class RedisBudgets:
         self._owed: dict[str, int] = {}
         self._live: int = 0
         self._local: dict[str, LocalBudget] = {}
+        self._down = False
 
     def budget_for(self, provider: str, model: str) -> str | None:
         """The budget a call of ``model`` at ``provider`` draws from: the model's, else the
@@ -209,6 +210,9 @@ class RedisBudgets:
         with self._lock:
             self._live = int(live)
             self._local.pop(name, None)
+            back, self._down = self._down, False
+        if back:
+            logger.warning("fleet budgets reachable again: drawing from the shared budget")
         return bool(int(granted)), float(wait_ms) / 1000, float(factor)
 
     def _run(self, name: str, limits: Budget, op: str, tokens: int, owed: int,
@@ -233,12 +237,14 @@ class RedisBudgets:
                 local = self._local[name] = LocalBudget(
                     (limits.rpm or 0) / live, (limits.tpm or 0) / live, burst_s=self._burst_s
                 )
-        if local is None:
-            logger.warning("budget %s: Redis unreachable and no fleet size seen; waiting", name)
+        if local is None:  # never saw the fleet: no share is known to be safe
             return False, self._member_ttl_s
         return local.draw(self._monotonic(), tokens, max_wait_s)
 
     def _failed(self, exc: BaseException) -> None:
         if isinstance(exc, redis.TimeoutError | TimeoutError):
             self._outage.timed_out()
-        logger.warning("fleet budgets unreachable, drawing from this process's share: %s", exc)
+        with self._lock:
+            first, self._down = not self._down, True
+        if first:  # once per outage, not once per call
+            logger.warning("fleet budgets unreachable, drawing from this process's share: %s", exc)
