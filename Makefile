@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all format lint mypy test bench performance performance-doc demo dashboards clean docs reference
+.PHONY: all format lint mypy test bench performance performance-doc demo dashboards clean docs reference \
+	dashboard-pictures
 
 all: lint mypy test
 
@@ -63,6 +64,13 @@ performance-doc: $(STAMP)
 
 dashboards: $(STAMP)
 	$(BIN)/python dashboards/generate.py
+
+# docs/guides/dashboard/*.png, one picture per dashboard row, drawn from a real fleet's metrics
+# (a threads and a prefork node, the stub, a private Prometheus; about three and a half minutes).
+# `$(BIN)/python -m docgen.dashboard_pictures --replot build/dashboard-series.json` redraws
+# them from the last run's series without a fleet.
+dashboard-pictures: $(STAMP)
+	$(BIN)/python -m docgen.dashboard_pictures
 
 # The documentation site (docs/, mkdocs.yml) into build/site; a broken link or reference fails.
 docs: $(STAMP)

@@ -16,13 +16,13 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from llmix_workers.errors import LlmixError
 from llmix_workers.llm.registry import BUILTIN_PROVIDERS
 from llmix_workers.settings import Settings, load_settings
 from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.testing.server import PrivateServer
 from llmix_workers.testing.stub import StubProvider
 from llmix_workers.worker.app import create_app
 
@@ -138,7 +138,7 @@ class LocalWorker:
             self.kill()
 
 
-class LocalFleet:
+class LocalFleet(PrivateServer):
     """Redis + (stub provider) + worker processes, all torn down by :meth:`close`.
 
     ``worker_env`` adds environment variables for the workers (e.g. ``LLMIX_WORKER__...``); it
@@ -238,14 +238,3 @@ class LocalFleet:
             self.redis.close()
         if self._own_dir is not None:
             self._own_dir.cleanup()
-
-    def __enter__(self) -> LocalFleet:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

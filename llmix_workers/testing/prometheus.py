@@ -150,6 +150,25 @@ class PrivatePrometheus(PrivateServer):
             return [{"metric": {}, "value": data["result"]}]
         return list(data["result"])
 
+    def query_range(
+        self, expr: str, start: float, end: float, step_s: float
+    ) -> list[dict[str, Any]]:
+        """Evaluate ``expr`` every ``step_s`` seconds from ``start`` to ``end`` (unix seconds)
+        through ``/api/v1/query_range``.
+
+        Returns the result series (``metric``, ``values`` as ``[time, "value"]`` pairs; a
+        scalar expression gives one series without labels). Raises :class:`PrometheusError` on
+        a PromQL error.
+        """
+        params = {
+            "query": expr,
+            "start": f"{start:.3f}",
+            "end": f"{end:.3f}",
+            "step": f"{step_s:g}",
+        }
+        data = self._get("/api/v1/query_range", params)
+        return list(data["result"])
+
     def rules(self) -> list[dict[str, Any]]:
         """The loaded rule groups as ``/api/v1/rules`` reports them (health, last error...)."""
         return list(self._get("/api/v1/rules", {})["groups"])

@@ -60,7 +60,7 @@ class PrivateSentinel(PrivateServer):
             self.replica.start()
             for sentinel in self.sentinels:
                 sentinel.start()
-            self._wait(self._ready, timeout_s, "sentinels not ready")
+            wait_for_sentinels(self._ready, timeout_s, "sentinels not ready")
         except BaseException:
             self.close()
             raise
@@ -93,7 +93,7 @@ class PrivateSentinel(PrivateServer):
         Raises:
             ConfigError: no failover within ``timeout_s``.
         """
-        self._wait(lambda: self._promoted(old_port), timeout_s, "no failover")
+        wait_for_sentinels(lambda: self._promoted(old_port), timeout_s, "no failover")
         port = self.primary_port()
         assert port is not None
         return port
@@ -153,14 +153,19 @@ class PrivateSentinel(PrivateServer):
         finally:
             replica.close()
 
-    @staticmethod
-    def _wait(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not check():
-            if time.monotonic() > deadline:
-                raise ConfigError(f"{what} within {timeout_s:g}s")
-            time.sleep(0.1)
-
     def close(self) -> None:
         for server in (*self.sentinels, self.replica, self.primary):
             server.close()
+
+
+def wait_for_sentinels(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll ``check`` every 0.1 s until it holds.
+
+    Raises:
+        ConfigError: ``what``, when ``timeout_s`` passes first (a setup failure, not a test's).
+    """
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise ConfigError(f"{what} within {timeout_s:g}s")
+        time.sleep(0.1)

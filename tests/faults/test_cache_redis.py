@@ -197,7 +197,11 @@ def test_cache_redis_hung_under_load(
     found = figures(outcomes, provider_calls=stub_total(fleet), distinct=len(jobs),
                     baseline_ms=latency_ms)  # fmt: skip
     assert errors_of(outcomes) == [] and len(outcomes) == len(jobs)
-    assert 0 < l2_errors <= THREADS * windows, l2_errors
+    # At most one failed L2 command per thread and cool-off window; none at all is the usual
+    # outcome since the fleet lease (issue 18): the member's check meets the hang first, the
+    # process stops using L2 before a job's command does (lookups miss, answers are not
+    # stored), and the health gauge above is what shows the hang was felt.
+    assert l2_errors <= THREADS * windows, l2_errors
     assert found["worst_added_latency_ms"] <= 2 * per_timeout_ms, found
     record(
         ScenarioRecord(

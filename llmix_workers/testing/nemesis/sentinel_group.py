@@ -8,14 +8,12 @@ server is known by its host's service address, which the sentinels hand to clien
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import redis
 
-from llmix_workers.errors import ConfigError
 from llmix_workers.testing.nemesis.netns import Host
+from llmix_workers.testing.redis_sentinel import wait_for_sentinels
 from llmix_workers.testing.redis_server import PrivateRedis
 from llmix_workers.topology.clients import redis_client
 
@@ -59,7 +57,8 @@ class SentinelGroup:
         self.hosts["replica"].call(self.replica.start)
         for sentinel in self.sentinels:
             self.hosts["sentinel"].call(sentinel.start)
-        _wait(lambda: self.hosts["sentinel"].call(self._ready), timeout_s, "sentinels not ready")
+        ready = lambda: self.hosts["sentinel"].call(self._ready)  # noqa: E731
+        wait_for_sentinels(ready, timeout_s, "sentinels not ready")
         return self
 
     def servers(self) -> list[PrivateRedis]:
@@ -74,7 +73,7 @@ class SentinelGroup:
         """Until every sentinel names the other server as an up primary that takes writes."""
         new = self.replica if old is self.primary else self.primary
         target = (self.host_of(new).address, new.port)
-        _wait(lambda: self.hosts["sentinel"].call(self._promoted, target), timeout_s,
+        wait_for_sentinels(lambda: self.hosts["sentinel"].call(self._promoted, target), timeout_s,
               "no failover")  # fmt: skip
 
     def close(self) -> None:
@@ -132,11 +131,3 @@ class SentinelGroup:
 
 def _client(host: str, port: int) -> redis.Redis:
     return redis_client(f"redis://{host}:{port}/0", socket_timeout_s=1, connect_timeout_s=1)
-
-
-def _wait(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise ConfigError(f"{what} within {timeout_s:g}s")
-        time.sleep(0.1)

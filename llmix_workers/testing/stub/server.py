@@ -19,9 +19,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from types import TracebackType
 from typing import Any, Final
 
+from llmix_workers.testing.server import PrivateServer
 from llmix_workers.testing.stub.connection import serve_connection
 from llmix_workers.testing.stub.faults import Fault
 from llmix_workers.testing.stub.handler import StubHandler
@@ -33,7 +33,7 @@ FaultSpec = Fault | int | str | Mapping[str, Any]
 BACKLOG: Final = 4096
 
 
-class StubProvider:
+class StubProvider(PrivateServer):
     """The stub server: one asyncio event loop serving every connection, so thousands of
     requests can wait out their latency at once; a context manager that runs the loop on a
     background thread.
@@ -175,14 +175,3 @@ class StubProvider:
     def reset(self) -> None:
         """Zero the counters and drop every script, as ``POST /_stub/reset`` does."""
         self.state.reset()
-
-    def __enter__(self) -> StubProvider:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
