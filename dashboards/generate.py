@@ -277,10 +277,12 @@ def budgets() -> list[Panel]:
             "ops",
             [
                 q(rate("llmix_budget_requests_total", "budget"), "granted {{budget}}"),
+                q(rate("llmix_budget_waits_total", "budget"), "waited {{budget}}"),
                 q(rate("llmix_budget_refusals_total", "budget"), "re-queued {{budget}}"),
             ],
-            "Provider calls granted by each fleet-wide budget per second, and calls sent back "
-            "to the queue because their turn was further than llm.max_inline_wait_s.",
+            "Provider calls granted by each fleet-wide budget per second, those of them that "
+            "waited for their turn first, and calls sent back to the queue because their turn "
+            "was further than llm.max_inline_wait_s.",
         ),
         series(
             "Budget tokens drawn",
@@ -297,14 +299,8 @@ def budgets() -> list[Panel]:
                     f" / {rate('llmix_budget_requests_total', 'budget')}",
                     "mean wait per call {{budget}}",
                 ),
-                q(
-                    f"{rate('llmix_budget_waits_total', 'budget')}"
-                    f" / {rate('llmix_budget_requests_total', 'budget')}",
-                    "share of calls that waited {{budget}}",
-                ),
             ],
-            "Mean seconds a granted call waited for its turn, and the share of calls that "
-            "waited at all.",
+            "Mean seconds a granted call waited for its turn (0 for a call granted at once).",
         ),
         series(
             "Budget fallbacks and shrinks",
