@@ -272,6 +272,8 @@ NOTES: Final[dict[str, str]] = {
     "producer answered are not here (they are `producer_hit` lookups and savings).",
     "llmix_completion_duration_seconds": "`cache` says how the job was answered; jobs a "
     "producer answered are not timed here.",
+    "llmix_llm_call_duration_seconds": "Includes the backoff between attempts and the wait "
+    "for a fleet-wide budget's turn (`llmix_budget_wait_seconds_total` has that part alone).",
     "llmix_llm_errors": "Failed attempts. At 0 for every provider from the worker's start, so "
     "`increase()` sees a provider's first error.",
     "llmix_llm_retries": "At 0 for every provider from the worker's start.",
