@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/batch_bench.py
 	$(BIN)/python bench/chunk_bench.py
 	$(BIN)/python bench/inflight_bench.py
+	$(BIN)/python bench/budget_bench.py
 
 # docs/performance.md, its plots and performance.json: the full runs take several minutes.
 performance: $(STAMP)

@@ -269,6 +269,52 @@ def savings() -> list[Panel]:
     ]
 
 
+def budgets() -> list[Panel]:
+    by_budget = "{{budget}}"
+    return [
+        series(
+            "Budget draws",
+            "ops",
+            [
+                q(rate("llmix_budget_requests_total", "budget"), "granted {{budget}}"),
+                q(rate("llmix_budget_waits_total", "budget"), "waited {{budget}}"),
+                q(rate("llmix_budget_refusals_total", "budget"), "re-queued {{budget}}"),
+            ],
+            "Provider calls granted by each fleet-wide budget per second, those of them that "
+            "waited for their turn first, and calls sent back to the queue because their turn "
+            "was further than llm.max_inline_wait_s.",
+        ),
+        series(
+            "Budget tokens drawn",
+            "short",
+            [q(rate("llmix_budget_tokens_total", "budget"), by_budget)],
+            "Tokens per second drawn from each budget, as estimated before the call.",
+        ),
+        series(
+            "Budget waits",
+            "s",
+            [
+                q(
+                    f"{rate('llmix_budget_wait_seconds_total', 'budget')}"
+                    f" / {rate('llmix_budget_requests_total', 'budget')}",
+                    "mean wait per call {{budget}}",
+                ),
+            ],
+            "Mean seconds a granted call waited for its turn (0 for a call granted at once).",
+        ),
+        series(
+            "Budget fallbacks and shrinks",
+            "ops",
+            [
+                q(rate("llmix_budget_fallbacks_total", "budget"), "fallback {{budget}}"),
+                q(rate("llmix_budget_shrinks_total", "budget"), "shrink {{budget}}"),
+            ],
+            "Draws decided from a process's own share while the fleet's Redis did not answer; "
+            "429s that halved a budget for the whole fleet.",
+        ),
+    ]
+
+
 def build() -> db.Dashboard:
     """The whole dashboard: variables, then one row per concern."""
     dash = (
@@ -284,7 +330,7 @@ def build() -> db.Dashboard:
         .with_variable(variable("instance", "Worker"))
     )
     panel_id = 0
-    for make in (overview, cache, completions, savings):
+    for make in (overview, cache, completions, savings, budgets):
         panel_id += 1
         dash = dash.with_row(db.Row(make.__name__.title()).id(panel_id))
         for panel in make():

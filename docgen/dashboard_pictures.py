@@ -51,6 +51,11 @@ TICK_S: Final = 1.5
 #: Seconds of the pictures before the workload starts (time 0:00), with the fleet idle.
 LEAD_S: Final = 6.0
 PRICES: Final = {"gpt-4o-mini": {"input_per_million": 0.15, "output_per_million": 0.6}}
+#: A fleet-wide budget the steady traffic stays well under (ten calls a second, five after two
+#: 429s, a quarter of it per process while Redis is frozen); only the burst event goes over it.
+BUDGETS: Final = {"openai": {"rpm": 600}}
+#: New prompts sent at once by the burst event: six seconds of the budget.
+BURST_JOBS: Final = 60
 # The visibility timeout stays at its default: one shorter than a re-queue's countdown (up to
 # the breaker's 30 s cool-down) has the Redis broker deliver the waiting message again, and again.
 WORKER_ENV: Final = {
@@ -58,6 +63,7 @@ WORKER_ENV: Final = {
     "LLMIX_LLM__MAX_INLINE_WAIT_S": "1.5",
     "LLMIX_LLM__TIMEOUT_S": "10",
     "LLMIX_TELEMETRY__PRICES": json.dumps(PRICES),
+    "LLMIX_LLM__BUDGETS": json.dumps(BUDGETS),
 }
 
 
@@ -126,6 +132,7 @@ class Workload:
             (95, "cache Redis back", self.cache.resume),
             (112, "fleet clear", self._fleet_clear),
             (128, "cache-first rerun", self._cache_first_rerun),
+            (138, "burst over the budget", self._budget_burst),
         ]
         self.start = time.time()
         tick = 0
@@ -204,6 +211,13 @@ class Workload:
             print(f"  clear complete: {result.complete}", flush=True)
         finally:
             control.close()
+
+    def _budget_burst(self) -> None:
+        """New prompts sent at once, half to each node: more than the budget grants in the
+        inline wait, so some calls wait their turn and the rest are re-queued."""
+        for node in self.nodes:
+            burst = [_request(f"burst {n} {time.time()}") for n in range(BURST_JOBS // 2)]
+            self.producer.start_batch(burst, queue=node.name, cache_first=False)
 
     def _cache_first_rerun(self) -> None:
         rerun = self.popular[:8]

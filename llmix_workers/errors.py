@@ -74,9 +74,15 @@ class LLMError(LlmixError):
 
 
 class RateLimited(LLMError):
-    """Raised when the provider answers 429 or the local concurrency window stays full."""
+    """Raised when the provider answers 429, the local concurrency window stays full, or the
+    fleet-wide budget would make a call wait longer than allowed."""
 
     retryable = True
+
+
+class BudgetExhausted(RateLimited):
+    """Raised when a fleet-wide budget has no turn for a call within the wait allowed: no
+    provider call was made (counted as a budget refusal, not as a provider error)."""
 
 
 class ProviderTimeout(LLMError):

@@ -28,7 +28,7 @@ class FleetKeys:
     ``control_round`` and ``control_result:<id>`` let the nodes reached by one Celery broadcast
     share one clear; ``clear_results`` lists the results of fleet clears not yet counted by a
     worker's metrics, and ``producer_answers`` the jobs producers answered from the cache (each
-    item taken by one worker process).
+    item taken by one worker process); ``budget:<name>`` holds one fleet-wide budget's state.
     """
 
     root: str
@@ -89,6 +89,11 @@ class FleetKeys:
     @property
     def producer_answers(self) -> str:
         return self.root + "producer_answers"
+
+    def budget(self, name: str) -> str:
+        """The state of fleet-wide budget ``name`` (``provider`` or ``provider/model``): in the
+        fleet's slot, so one script reads it with the members set."""
+        return f"{self.root}budget:{name}"
 
     def lock(self, cache_key: str) -> str:
         return self.root + "lock:" + hashlib.sha256(cache_key.encode()).hexdigest()[:32]

@@ -1,8 +1,9 @@
 """ResilientClient: the LLMix resilience rules around any LLMClient.
 
 Per call: circuit breaker of (provider, base URL) → adaptive concurrency slot of the provider →
-the inner client → feedback to breaker and limiter → retry with backoff, as the design page of
-the documentation says (docs/explanations/design.md, "Provider calls and resilience").
+the fleet-wide budget, when one is injected (docs/guides/budgets.md) → the inner client →
+feedback to breaker, limiter and budget → retry with backoff, as the design page of the
+documentation says (docs/explanations/design.md, "Provider calls and resilience").
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from llmix_workers.errors import LLMError, RateLimited
+from llmix_workers.errors import BudgetExhausted, LLMError, RateLimited
 from llmix_workers.llm.aimd import AdaptiveLimiter, parse_ratelimit_headers
 from llmix_workers.llm.breaker import CircuitBreaker
+from llmix_workers.llm.budgets import BudgetTicket, CallBudgets, estimate_tokens, spent_for_s
 from llmix_workers.llm.client import LLMClient
 from llmix_workers.llm.request import LLMRequest, LLMResult
 from llmix_workers.llm.retry import RetryPolicy
@@ -54,6 +56,12 @@ class ResilientClient:
     (``retryable`` False) at once; a retryable one when attempts run out, the breaker is open,
     or the next wait would exceed ``policy.max_inline_wait_s``. A retryable error leaves with
     ``retry_after_s`` set to the wait it asks for, so a task can re-queue itself with it.
+
+    ``budgets`` (fleet-wide, see :class:`~llmix_workers.llm.budgets.CallBudgets`) is drawn from
+    after the concurrency slot and before each call, with an estimate of
+    ``budget_output_tokens`` for a request without ``maxOutputTokens``; a draw that would wait
+    past what is left of ``policy.max_inline_wait_s`` is refused like a full window (no
+    provider call, so the re-queue spends nothing).
     """
 
     def __init__(
@@ -69,8 +77,14 @@ class ResilientClient:
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = _random.random,
         observer: ResilienceObserver | None = None,
+        budgets: CallBudgets | None = None,
+        budget_output_tokens: int | None = None,
     ) -> None:
+        if budgets is not None and budget_output_tokens is None:
+            raise ValueError("budgets need budget_output_tokens (llm.budget_output_tokens)")
         self.inner = inner
+        self.budgets = budgets
+        self._budget_output_tokens = budget_output_tokens or 0
         self.observer = observer
         self.policy = policy
         self._breaker_args = (breaker_failure_threshold, breaker_cooldown_s)
@@ -82,10 +96,16 @@ class ResilientClient:
 
     @classmethod
     def from_settings(
-        cls, inner: LLMClient, settings: LLMSettings, **seams: object
+        cls,
+        inner: LLMClient,
+        settings: LLMSettings,
+        *,
+        budgets: CallBudgets | None = None,
+        **seams: object,
     ) -> ResilientClient:
-        """A client configured by the ``[llm]`` settings; ``seams`` are clock/sleep/random. An
-        unset ``concurrency_initial`` follows the default worker section (see
+        """A client configured by the ``[llm]`` settings; ``seams`` are clock/sleep/random,
+        ``budgets`` the fleet's (built by the wiring from ``llm.budgets``). An unset
+        ``concurrency_initial`` follows the default worker section (see
         :func:`~llmix_workers.settings.sizing.window_ceiling`)."""
         policy = RetryPolicy(
             max_attempts=settings.max_attempts,
@@ -99,6 +119,8 @@ class ResilientClient:
             breaker_cooldown_s=settings.breaker_cooldown_s,
             concurrency_initial=window_ceiling(settings),
             concurrency_min=settings.concurrency_min,
+            budgets=budgets,
+            budget_output_tokens=settings.budget_output_tokens,
             **seams,  # type: ignore[arg-type]
         )
 
@@ -135,7 +157,8 @@ class ResilientClient:
                 return self._attempt(request, breaker, limiter, calls)
             except LLMError as exc:
                 exc.provider_calls = calls[0]
-                self._observe(request.provider, breaker, exc)
+                if not isinstance(exc, BudgetExhausted):  # the provider said nothing
+                    self._observe(request.provider, breaker, exc)
                 if not exc.retryable:
                     raise
                 delay = self.policy.delay_s(attempt, exc.retry_after_s, self._random)
@@ -170,14 +193,22 @@ class ResilientClient:
         limiter: AdaptiveLimiter,
         calls: list[int],
     ) -> LLMResult:
-        """One try; ``calls[0]`` counts the tries that got past the breaker and the window."""
+        """One try; ``calls[0]`` counts the tries that got past the breaker, the window and the
+        budget."""
         breaker.check()
+        started = self._clock()
         if not limiter.acquire(self.policy.max_inline_wait_s):
             breaker.release_probe()
             raise RateLimited(
                 f"{request.provider}: all {limiter.window} concurrency slots stayed busy",
                 provider=request.provider,
             )
+        try:
+            ticket = self._draw(request, self.policy.max_inline_wait_s - (self._clock() - started))
+        except BaseException:
+            limiter.release()
+            breaker.release_probe()
+            raise
         calls[0] += 1
         try:
             result = self.inner.complete(request)
@@ -189,6 +220,8 @@ class ResilientClient:
                 breaker.on_failure(exc.status, network_error=exc.status is None)
             if exc.status == 429:
                 limiter.on_rate_limit()
+                if ticket is not None:
+                    ticket.shrink(exc.retry_after_s)
             raise
         except BaseException:
             breaker.release_probe()
@@ -196,6 +229,11 @@ class ResilientClient:
         finally:
             limiter.release()
         breaker.on_success()
+        if ticket is not None:
+            ticket.settle(result.usage.input_tokens + result.usage.output_tokens)
+            spent_s = spent_for_s(result.headers)
+            if spent_s:
+                ticket.hold(spent_s)
         self._observe(request.provider, breaker, None)
         info = parse_ratelimit_headers(result.headers)
         if info is None:
@@ -203,6 +241,27 @@ class ResilientClient:
         else:
             limiter.on_headers(info)
         return result
+
+    def _draw(self, request: LLMRequest, max_wait_s: float) -> BudgetTicket | None:
+        """Draw from the call's budget and wait its turn.
+
+        Raises:
+            BudgetExhausted: the turn is further away than ``max_wait_s``; ``retry_after_s``
+                says how far.
+        """
+        if self.budgets is None:
+            return None
+        tokens = estimate_tokens(request, self._budget_output_tokens)
+        ticket = self.budgets.draw(request.provider, request.model, tokens, max(0.0, max_wait_s))
+        if not ticket.granted:
+            raise BudgetExhausted(
+                f"{request.provider}: the fleet budget has no room for {ticket.wait_s:.2f} s",
+                provider=request.provider,
+                retry_after_s=ticket.wait_s,
+            )
+        if ticket.wait_s > 0:
+            self._sleep(ticket.wait_s)
+        return ticket
 
     def close(self) -> None:
         """Close the inner client."""

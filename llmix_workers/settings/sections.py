@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Final, Literal
 
 from pydantic import (
@@ -12,6 +13,7 @@ from pydantic import (
     SecretStr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from llmix_workers.cache.keys import DEFAULT_KEY_PREFIX
@@ -137,6 +139,24 @@ class FleetSettings(_Section):
         return value
 
 
+#: A budget's name: a provider (``openai``), or a provider and one of its models
+#: (``openai/gpt-4o-mini``).
+BUDGET_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9_.-]*(/[^\s/][^\s]*)?$")
+
+
+class Budget(_Section):
+    """One fleet-wide budget: requests and tokens (input + output) per minute, at least one."""
+
+    rpm: int | None = Field(None, ge=1, le=100_000_000)
+    tpm: int | None = Field(None, ge=1, le=100_000_000_000)
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> Budget:
+        if self.rpm is None and self.tpm is None:
+            raise ValueError("sets neither rpm nor tpm: give one or both")
+        return self
+
+
 class LLMSettings(_Section):
     """Provider access and the LLMix resilience rules (docs/explanations/design.md).
 
@@ -167,6 +187,19 @@ class LLMSettings(_Section):
     anthropic_version: str = Field("2023-06-01", min_length=1)
     anthropic_max_tokens: int = Field(4096, ge=1)
     anthropic_thinking_budget_tokens: int = Field(2048, ge=1024)
+    #: Fleet-wide budgets by ``provider`` or ``provider/model`` (docs/guides/budgets.md).
+    budgets: dict[str, Budget] = Field(default_factory=dict)
+    budget_output_tokens: int = Field(256, ge=1, le=10_000_000)
+    budget_burst_s: float = Field(0.5, gt=0, le=60)
+    budget_recovery_s: float = Field(60.0, gt=0, le=3600)
+
+    @field_validator("budgets")
+    @classmethod
+    def _budget_names(cls, value: dict[str, Budget]) -> dict[str, Budget]:
+        for name in value:
+            if not BUDGET_NAME.match(name):
+                raise ValueError(f'{name!r}: expected "provider" or "provider/model"')
+        return value
 
     @field_validator("custom_providers")
     @classmethod

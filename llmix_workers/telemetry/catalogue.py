@@ -62,6 +62,13 @@ class Families:
     tokens_saved: Counter
     cost_saved: Counter
     worker_processes: Gauge
+    budget_requests: Counter
+    budget_tokens: Counter
+    budget_waits: Counter
+    budget_wait_seconds: Counter
+    budget_refusals: Counter
+    budget_fallbacks: Counter
+    budget_shrinks: Counter
 
 
 def create_families(registry: CollectorRegistry) -> Families:
@@ -185,6 +192,48 @@ def create_families(registry: CollectorRegistry) -> Families:
             registry=r,
             multiprocess_mode="livesum",
         ),
+        budget_requests=Counter(
+            "llmix_budget_requests",
+            "Provider calls granted by a fleet-wide budget.",
+            ["budget"],
+            registry=r,
+        ),
+        budget_tokens=Counter(
+            "llmix_budget_tokens",
+            "Tokens drawn from a fleet-wide budget, as estimated before each call.",
+            ["budget"],
+            registry=r,
+        ),
+        budget_waits=Counter(
+            "llmix_budget_waits",
+            "Calls that waited for their turn in a fleet-wide budget.",
+            ["budget"],
+            registry=r,
+        ),
+        budget_wait_seconds=Counter(
+            "llmix_budget_wait_seconds",
+            "Seconds calls waited for their turn in a fleet-wide budget.",
+            ["budget"],
+            registry=r,
+        ),
+        budget_refusals=Counter(
+            "llmix_budget_refusals",
+            "Calls sent back to the queue: their turn in the budget was too far away.",
+            ["budget"],
+            registry=r,
+        ),
+        budget_fallbacks=Counter(
+            "llmix_budget_fallbacks",
+            "Draws decided from this process's share, the fleet's Redis not answering.",
+            ["budget"],
+            registry=r,
+        ),
+        budget_shrinks=Counter(
+            "llmix_budget_shrinks",
+            "429s that shrank a fleet-wide budget for the whole fleet.",
+            ["budget"],
+            registry=r,
+        ),
     )
 
 
@@ -223,6 +272,8 @@ NOTES: Final[dict[str, str]] = {
     "producer answered are not here (they are `producer_hit` lookups and savings).",
     "llmix_completion_duration_seconds": "`cache` says how the job was answered; jobs a "
     "producer answered are not timed here.",
+    "llmix_llm_call_duration_seconds": "Includes the backoff between attempts and the wait "
+    "for a fleet-wide budget's turn (`llmix_budget_wait_seconds_total` has that part alone).",
     "llmix_llm_errors": "Failed attempts. At 0 for every provider from the worker's start, so "
     "`increase()` sees a provider's first error.",
     "llmix_llm_retries": "At 0 for every provider from the worker's start.",
@@ -233,4 +284,17 @@ NOTES: Final[dict[str, str]] = {
     "llmix_cost_saved_usd": "Saved tokens times the price table `[telemetry.prices]` (empty by "
     "default: then 0).",
     "llmix_worker_processes": "A threads node counts 1; a prefork node its live children.",
+    "llmix_budget_requests": "`budget` is a name from `[llm.budgets]` (`provider` or "
+    "`provider/model`). Every series of a budget appears at 0 with its first draw.",
+    "llmix_budget_tokens": "Input estimated from the request (4 characters a token) plus "
+    "`maxOutputTokens` or `llm.budget_output_tokens`; the budget itself is corrected from the "
+    "usage the provider reports, this counter is not.",
+    "llmix_budget_waits": "A call granted a turn up to `llm.max_inline_wait_s` away sleeps until "
+    "it; `llmix_budget_wait_seconds_total` adds the seconds.",
+    "llmix_budget_refusals": "Re-queued with the wait as countdown, spending no re-queue "
+    "(like an open breaker).",
+    "llmix_budget_fallbacks": "Each draw (granted or not) made while Redis is unreachable or in "
+    "its cool-off: the process keeps to the budget divided by the live members it last saw.",
+    "llmix_budget_shrinks": "Counted by the process that saw the 429; the budget is halved at "
+    "most once a second and grows back over `llm.budget_recovery_s`.",
 }

@@ -1,6 +1,7 @@
 """TelemetryHooks: a worker process's metrics and spans, attached through the wiring's one seam
 (:class:`~llmix_workers.wiring.hooks.Hooks`): instrumented L2 and invalidator, the job and
-resilience observers, the fleet's counts, the gauge sampler; set up and torn down in pairs."""
+resilience observers, the budgets' and the fleet's counts, the gauge sampler; set up and torn
+down in pairs."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from collections.abc import Callable
 from llmix_workers.cache.backend import Invalidator, L2Backend
 from llmix_workers.cache.stats import CacheStats
 from llmix_workers.fleet.answers import Answered, FleetCounts
+from llmix_workers.fleet.budget import BudgetObserver
 from llmix_workers.jobs.observer import JobObserver
 from llmix_workers.llm.resilient import ResilienceObserver
+from llmix_workers.telemetry.budget_metrics import BudgetMetrics
 from llmix_workers.telemetry.instrumented import InstrumentedL2
 from llmix_workers.telemetry.invalidator import InstrumentedInvalidator
 from llmix_workers.telemetry.job_telemetry import ResilienceMetrics
@@ -62,6 +65,9 @@ class TelemetryHooks:
 
     def resilience_observer(self) -> ResilienceObserver | None:
         return ResilienceMetrics(self.metrics)
+
+    def budget_observer(self) -> BudgetObserver | None:
+        return BudgetMetrics(self.metrics)
 
     def fleet_counts(self) -> FleetCounts | None:
         return FleetMetrics(self.metrics)

@@ -70,7 +70,8 @@ class Metrics:
     later ones are counted as ``other``. ``prices`` (model → USD per million tokens) turns saved
     tokens into ``llmix_cost_saved_usd_total``; a model without a price saves no dollars.
     A label value outside its fixed set raises ``ValueError``; negative amounts raise too.
-    One ``Metrics`` per registry (a second one raises ``ValueError``), so one per process.
+    One ``Metrics`` per registry (a second one raises ``ValueError``), so one per process;
+    ``families`` are the registered families (the budgets' counters use them directly).
     """
 
     def __init__(
@@ -81,7 +82,7 @@ class Metrics:
         prices: Mapping[str, Price] | None = None,
         providers: Iterable[str] = (),
     ) -> None:
-        f = self._f = create_families(REGISTRY if registry is None else registry)
+        f = self._f = self.families = create_families(REGISTRY if registry is None else registry)
         self._max_models = max_models
         self._prices = dict(prices or {})
         self._lock = threading.Lock()

@@ -16,6 +16,7 @@ from typing import Protocol
 from llmix_workers.cache.backend import Invalidator, L2Backend
 from llmix_workers.cache.stats import CacheStats
 from llmix_workers.fleet.answers import FleetCounts
+from llmix_workers.fleet.budget import BudgetObserver
 from llmix_workers.jobs.observer import JobObserver
 from llmix_workers.llm.resilient import ResilienceObserver
 
@@ -37,6 +38,10 @@ class Hooks(Protocol):
 
     def resilience_observer(self) -> ResilienceObserver | None:
         """Told what the provider client's retries and breakers did."""
+        ...
+
+    def budget_observer(self) -> BudgetObserver | None:
+        """Told what the fleet-wide budgets did (draws, waits, refusals, fallbacks, shrinks)."""
         ...
 
     def fleet_counts(self) -> FleetCounts | None:
@@ -65,6 +70,9 @@ class NoHooks:
         return None
 
     def resilience_observer(self) -> ResilienceObserver | None:
+        return None
+
+    def budget_observer(self) -> BudgetObserver | None:
         return None
 
     def fleet_counts(self) -> FleetCounts | None:

@@ -1,7 +1,8 @@
 """A worker process wired from settings: hooks, provider client, fleet seat, cache, service.
 
 The order is the dependency order, so every part gets what it needs in its constructor: the
-hooks first (telemetry), then the provider client (told of retries by the hooks), the fleet
+hooks first (telemetry), then the provider client (told of retries by the hooks, drawing from
+the fleet-wide budgets when ``llm.budgets`` sets any), the fleet
 member (describing the process with the client's key health, counting what it takes through the
 hooks), the cache (over the hooks' L2 and invalidator), and the service over all of them.
 """
@@ -19,6 +20,7 @@ from llmix_workers.settings import Settings
 from llmix_workers.telemetry.hooks import TelemetryHooks
 from llmix_workers.telemetry.process import process_telemetry
 from llmix_workers.telemetry.tracing import setup_tracing
+from llmix_workers.wiring.budgets import build_budgets
 from llmix_workers.wiring.cache import build_response_cache
 from llmix_workers.wiring.describe import describer, known_providers
 from llmix_workers.wiring.fleet import fleet_seat
@@ -71,9 +73,11 @@ def wire_worker(
             custom provider that does not import, tracing without the ``[otel]`` extra).
     """
     hooks = hooks if hooks is not None else process_hooks(settings)
-    if client is None:
-        client = build_llm_client(settings, observer=hooks.resilience_observer())
     outages = shared_outages(settings)
+    if client is None:
+        budgets = build_budgets(settings, outage=outages["budget"],
+                                observer=hooks.budget_observer())  # fmt: skip
+        client = build_llm_client(settings, observer=hooks.resilience_observer(), budgets=budgets)
     seat = fleet_seat(settings, node, describe=describer(settings, client),
                       counts=hooks.fleet_counts(), outage=outages["fleet"])  # fmt: skip
     member = seat[0] if seat is not None else None

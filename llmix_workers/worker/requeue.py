@@ -2,10 +2,11 @@
 
 A try that reached the provider and failed retryably (429, 5xx, timeout) spends one of
 ``worker.max_requeues``. A try refused locally before any call (an open circuit breaker, a full
-concurrency window) spends nothing of it: the provider said nothing about this job, and in a
-rate-limit storm the breaker can refuse every job for many cool-downs in a row. Those re-queues
-are bounded by time instead, ``worker.max_circuit_wait_s`` of countdowns in all, and get up to
-a second of jitter so the waiting jobs do not all come back at once.
+concurrency window, a fleet-wide budget with no turn soon enough) spends nothing of it: the
+provider said nothing about this job, and in a rate-limit storm the breaker can refuse every
+job for many cool-downs in a row. Those re-queues are bounded by time instead,
+``worker.max_circuit_wait_s`` of countdowns in all, and get up to a second of jitter so the
+waiting jobs do not all come back at once.
 """
 
 from __future__ import annotations

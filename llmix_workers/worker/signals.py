@@ -23,6 +23,7 @@ from celery.signals import (
 from llmix_workers.errors import ConfigError
 from llmix_workers.settings.sizing import check_pool_sizes
 from llmix_workers.topology.clients import check_reachable
+from llmix_workers.wiring.budgets import check_budgets
 from llmix_workers.wiring.redis import CHECK_TIMEOUT_S
 from llmix_workers.worker.limits import raise_open_files_limit
 from llmix_workers.worker.node import NodeTelemetry
@@ -40,6 +41,7 @@ def connect(app: Celery) -> None:
         settings = app.settings
         try:  # Celery swallows a handler's exceptions, not SystemExit
             check_pool_sizes(settings.redis, settings.llm, settings.worker)
+            check_budgets(settings)
             raise_open_files_limit(settings)
             urls = [settings.redis_url, settings.fleet_redis_url]
             check_reachable(urls, timeout_s=CHECK_TIMEOUT_S)

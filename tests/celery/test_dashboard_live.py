@@ -1,8 +1,8 @@
 """Every dashboard query returns data from a real Prometheus scraping real worker nodes.
 
-A threads node and a prefork node (private Redis, the stub provider, a price table) run a small
-workload that touches every panel: misses, L1 and L2 hits, a final provider error, an inline
-retry, a re-queue, a shared call, a fleet clear. Prometheus scrapes both nodes every second
+A threads node and a prefork node (private Redis, the stub provider, a price table, a budget)
+run a small workload that touches every panel: misses, L1 and L2 hits, a final provider error,
+an inline retry, a re-queue (both 429s, which shrink the budget), a shared call, a fleet clear. Prometheus scrapes both nodes every second
 from before the workload starts, so every ``rate()`` window holds it.
 """
 
@@ -30,6 +30,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 JOB = "llmix-workers"
 PRICES = {"gpt-4o-mini": {"input_per_million": 0.15, "output_per_million": 0.6}}
+#: A budget the workload never runs short of; its 429s shrink it (the Budgets row).
+BUDGETS = {"openai": {"rpm": 100_000, "tpm": 100_000_000}}
 
 
 def run_workload(
@@ -71,7 +73,8 @@ def run_workload(
 
 @pytest.fixture(scope="module")
 def prometheus() -> Iterator[PrivatePrometheus]:
-    env = {**FAST_DELIVERY, "LLMIX_TELEMETRY__PRICES": json.dumps(PRICES)}
+    env = {**FAST_DELIVERY, "LLMIX_TELEMETRY__PRICES": json.dumps(PRICES),
+           "LLMIX_LLM__BUDGETS": json.dumps(BUDGETS)}  # fmt: skip
     with LocalFleet(worker_env=env) as fleet:
         threads = fleet.add_worker("dt", queues="dt", concurrency=4, metrics_port=free_port())
         prefork = fleet.add_worker(
@@ -130,6 +133,8 @@ def test_every_dashboard_query_returns_data(
         "max(llmix_fleet_generation)",
         "sum(increase(llmix_cost_saved_usd_total[1m]))",
         'sum(increase(llmix_completions_total{outcome="error"}[1m]))',
+        "sum(increase(llmix_budget_requests_total[1m]))",
+        "sum(increase(llmix_budget_shrinks_total[1m]))",
     ],
 )
 def test_the_workload_shows(prometheus: PrivatePrometheus, expr: str) -> None:

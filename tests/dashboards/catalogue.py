@@ -29,6 +29,7 @@ _VALUES: Final[dict[str, tuple[str, ...]]] = {
     "direction": c.DIRECTIONS,
     "provider": PROVIDER,
     "model": MODEL,
+    "budget": ("openai", "openai/gpt-4o-mini"),
 }
 #: ``outcome`` means a lookup's outcome on one family and a job's on the other.
 _OUTCOMES: Final = {

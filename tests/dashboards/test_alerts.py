@@ -16,6 +16,7 @@ ALERTS_EXPECTED = {
     "LlmixProviderErrorRate",
     "LlmixCircuitBreakerOpen",
     "LlmixWorkerWithoutLease",
+    "LlmixBudgetWaitsDominate",
     "LlmixNoWorkerUp",
 }
 

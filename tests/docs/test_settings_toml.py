@@ -50,7 +50,7 @@ def test_the_commented_examples_are_valid(tmp_path: Path) -> None:
     examples.write_text(settings_file().examples)
     settings = load_settings(examples)
     assert settings.redis_url and settings.worker.broker_url is not None
-    assert settings.llm.base_urls and settings.telemetry.prices
+    assert settings.llm.base_urls and settings.telemetry.prices and settings.llm.budgets
 
 
 def test_a_wrong_default_in_the_file_is_caught(tmp_path: Path) -> None:
@@ -68,5 +68,5 @@ def test_a_bad_example_fails_loudly(tmp_path: Path) -> None:
 
 def test_tables_are_known() -> None:
     assert table_options() == {
-        "llm.api_keys", "llm.base_urls", "llm.custom_providers", "telemetry.prices",
+        "llm.api_keys", "llm.base_urls", "llm.budgets", "llm.custom_providers", "telemetry.prices",
     }  # fmt: skip

@@ -19,6 +19,7 @@ import pytest
 
 from llmix_workers.cache.backends.redis import RedisL2
 from llmix_workers.cache.backends.redis_cluster import RedisClusterL2
+from llmix_workers.fleet.budget import RedisBudgets
 from llmix_workers.fleet.lock import FleetLock
 from llmix_workers.fleet.member import FleetMember
 from llmix_workers.llm.aimd import AdaptiveLimiter
@@ -46,6 +47,9 @@ WIRED: dict[tuple[Callable[..., Any], str], str] = {
     (FleetMember, "sync_interval_s"): "fleet.sync_interval_s",
     (FleetMember, "lease_s"): "fleet.lease_s",
     (FleetMember, "member_ttl_s"): "fleet.member_ttl_s",
+    (RedisBudgets, "burst_s"): "llm.budget_burst_s",
+    (RedisBudgets, "recovery_s"): "llm.budget_recovery_s",
+    (RedisBudgets, "member_ttl_s"): "fleet.member_ttl_s",
     (ResilientClient, "policy"): "llm (max_attempts, max_inline_wait_s, retry_after_cap_s)",
     (ResilientClient, "breaker_failure_threshold"): "llm.breaker_failure_threshold",
     (ResilientClient, "breaker_cooldown_s"): "llm.breaker_cooldown_s",

@@ -83,6 +83,12 @@ def answer(api: str, body: dict[str, Any], call: int = 0) -> dict[str, Any]:
     return _openai(model, digest, text, think_text, tool, usage_in, usage_out)
 
 
+def charged_tokens(api: str, body: dict[str, Any]) -> int:
+    """The input + output tokens the answer to ``body`` reports (what a token limit charges)."""
+    usage: dict[str, int] = answer(api, body)["usage"]
+    return sum(count for name, count in usage.items() if name != "total_tokens")
+
+
 def error_body(api: str, status: int, message: str) -> dict[str, Any]:
     """An error body as the API sends it."""
     kind = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error"}

@@ -43,8 +43,10 @@ class StubControl:
         rate_fault: int | str | Mapping[str, Any] | None = None,
         latency_ms: int | None = None,
         reject_keys: Iterable[str] | None = None,
+        limits: tuple[int | None, int | None] | None = None,
     ) -> None:
-        """``POST /_stub/script``: queue faults and change standing behaviour."""
+        """``POST /_stub/script``: queue faults and change standing behaviour (``limits``:
+        new requests- and tokens-per-minute limits)."""
         for spec in faults:
             Fault.parse(spec)
         body: dict[str, Any] = {"faults": list(faults)}
@@ -52,6 +54,8 @@ class StubControl:
         body.update((name, value) for name, value in extra.items() if value is not None)
         if reject_keys is not None:
             body["reject_keys"] = list(reject_keys)
+        if limits is not None:
+            body["rpm"], body["tpm"] = limits
         self._call("POST", "/_stub/script", body)
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:

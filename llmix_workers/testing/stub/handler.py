@@ -19,6 +19,7 @@ from llmix_workers.testing.stub.answers import (
     ANTHROPIC,
     OPENAI,
     answer,
+    charged_tokens,
     conversation,
     error_body,
     request_digest,
@@ -123,6 +124,9 @@ class StubHandler:
                 rate_fault=None if rate_fault is None else Fault.parse(rate_fault),
                 latency_ms=body.get("latency_ms"),
                 reject_keys=body.get("reject_keys"),
+                limits=(body.get("rpm"), body.get("tpm"))
+                if "rpm" in body or "tpm" in body
+                else None,
             )
         except (ValueError, TypeError, AttributeError) as exc:
             return json_reply(400, {"error": {"message": f"bad script: {exc}"}})
@@ -139,6 +143,7 @@ class StubHandler:
             prompt=text_of(messages),
             body=body,
             client=request.client,
+            tokens=charged_tokens(api, body) if self.state.limited else 0,
         )
         fault, latency_ms, call = self.state.receive(received)
         delay_ms = latency_ms + (fault.delay_ms if fault.kind == SLOW else 0)

@@ -17,7 +17,8 @@ import asyncio
 import logging
 import socket
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from llmix_workers.testing.server import PrivateServer
@@ -39,7 +40,10 @@ class StubProvider(PrivateServer):
 
     ``port=0`` picks a free port; :attr:`base_url` says which. The port is bound when the stub
     is built (``OSError`` if it is taken). Calls are counted exactly whatever the concurrency
-    (``calls()``), and everything can also be driven over HTTP from other processes
+    (``calls()``). ``rpm`` / ``tpm`` limit requests and tokens per minute across every caller,
+    answering 429 beyond them (:mod:`~llmix_workers.testing.stub.ratelimit`), on ``clock``
+    (monotonic seconds). Everything can
+    also be driven over HTTP from other processes
     (:class:`~llmix_workers.testing.stub.control.StubControl`).
     """
 
@@ -54,11 +58,13 @@ class StubProvider(PrivateServer):
         seed: int = 0,
         reject_keys: Iterable[str] = (),
         trace: bool = False,
+        rpm: int | None = None,
+        tpm: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        config = StubConfig(
-            latency_ms, fault_rate, Fault.parse(rate_fault), seed, frozenset(reject_keys), trace
-        )
-        self.state = StubState(config)
+        config = StubConfig(latency_ms, fault_rate, Fault.parse(rate_fault), seed,
+                            frozenset(reject_keys), trace, rpm, tpm)  # fmt: skip
+        self.state = StubState(config, clock=clock)
         self.handler = StubHandler(self.state)
         self._socket = socket.create_server((host, port), backlog=BACKLOG)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -153,14 +159,17 @@ class StubProvider(PrivateServer):
         rate_fault: FaultSpec | None = None,
         latency_ms: int | None = None,
         reject_keys: Iterable[str] | None = None,
+        limits: tuple[int | None, int | None] | None = None,
     ) -> None:
-        """Queue ``faults`` for the next requests, in order, and change standing behaviour."""
+        """Queue ``faults`` for the next requests, in order, and change standing behaviour;
+        ``limits`` sets new (rpm, tpm) limits."""
         self.state.script(
             [Fault.parse(spec) for spec in faults],
             fault_rate=fault_rate,
             rate_fault=None if rate_fault is None else Fault.parse(rate_fault),
             latency_ms=latency_ms,
             reject_keys=reject_keys,
+            limits=limits,
         )
 
     def reset(self) -> None:

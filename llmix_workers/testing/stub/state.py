@@ -14,11 +14,12 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
-from llmix_workers.testing.stub.faults import OK, Fault, prompt_faults
+from llmix_workers.testing.stub.faults import OK, STATUS, Fault, prompt_faults
+from llmix_workers.testing.stub.ratelimit import StubLimits
 
 RECENT_REQUESTS = 200
 
@@ -41,6 +42,9 @@ class StubConfig:
     reject_keys: frozenset[str] = frozenset()
     #: Number every call, log it (:meth:`StubState.trace`) and put the number in the answer.
     trace: bool = False
+    #: Requests and tokens per minute across every caller (:mod:`.ratelimit`); None: no limit.
+    rpm: int | None = None
+    tpm: int | None = None
 
 
 class Decision(NamedTuple):
@@ -63,13 +67,16 @@ class Received:
     prompt: str
     body: dict[str, Any]
     client: str = ""
+    #: Tokens the answer would report (input + output): what a token limit charges.
+    tokens: int = 0
 
 
 class StubState:
     """Counters, the queue of scripted faults, and the standing config. Thread-safe."""
 
-    def __init__(self, config: StubConfig) -> None:
+    def __init__(self, config: StubConfig, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._initial = config
+        self._clock = clock
         self._lock = threading.Lock()
         self._reset_locked()
 
@@ -86,8 +93,10 @@ class StubState:
         rate_fault: Fault | None = None,
         latency_ms: int | None = None,
         reject_keys: Iterable[str] | None = None,
+        limits: tuple[int | None, int | None] | None = None,
     ) -> None:
-        """Queue ``faults`` (one per coming request, in order) and change the standing config."""
+        """Queue ``faults`` (one per coming request, in order) and change the standing config;
+        ``limits`` are new (rpm, tpm) limits, with full buckets."""
         with self._lock:
             self._queue.extend(faults)
             config = self.config
@@ -99,12 +108,15 @@ class StubState:
                 config.latency_ms = latency_ms
             if reject_keys is not None:
                 config.reject_keys = frozenset(reject_keys)
+            if limits is not None:
+                config.rpm, config.tpm = limits
+                self._limits = StubLimits(*limits, clock=self._clock)
 
     def receive(self, request: Received) -> Decision:
         """Count ``request`` (and trace it when tracing) and decide its fate.
 
         Order: a rejected key (401), then the scripted queue, then prompt markers, then the
-        random rate; else a normal answer.
+        random rate; else a normal answer, unless the rate limits refuse it (429).
         """
         with self._lock:
             fingerprint = key_fingerprint(request.key)
@@ -113,7 +125,7 @@ class StubState:
             self._by["digest"][request.digest] += 1
             self._by["model"][request.model] += 1
             self._by["key"][fingerprint] += 1
-            fault = self._pick(request)
+            fault = self._limited(self._pick(request), request.tokens)
             self._by["outcome"][fault.kind if fault.kind != "status" else str(fault.status)] += 1
             at = time.time()
             self._recent.append(
@@ -132,6 +144,12 @@ class StubState:
         with self._lock:
             return list(self._trace)
 
+    @property
+    def limited(self) -> bool:
+        """True while requests- or tokens-per-minute limits are set."""
+        with self._lock:
+            return self._limits.active
+
     def calls(self) -> dict[str, Any]:
         """Counts: ``total`` and ``by_path`` / ``by_digest`` / ``by_model`` / ``by_key`` /
         ``by_outcome`` (``ok``, a status such as ``"429"``, or a fault kind)."""
@@ -144,6 +162,16 @@ class StubState:
         """The last requests received, oldest first: path, key fingerprint and JSON body."""
         with self._lock:
             return list(self._recent)
+
+    def _limited(self, fault: Fault, tokens: int) -> Fault:
+        """``fault`` with the rate-limit headers, or a 429 when an answer does not fit."""
+        if fault.kind != OK or not self._limits.active:
+            return fault
+        wait_s, headers = self._limits.charge(tokens)
+        if wait_s > 0:
+            return Fault(kind=STATUS, status=429, retry_after=headers.pop("retry-after"),
+                         headers=headers)  # fmt: skip
+        return replace(fault, headers={**fault.headers, **headers})
 
     def _pick(self, request: Received) -> Fault:
         config = self.config
@@ -169,7 +197,10 @@ class StubState:
             initial.seed,
             initial.reject_keys,
             initial.trace,
+            initial.rpm,
+            initial.tpm,
         )
+        self._limits = StubLimits(initial.rpm, initial.tpm, clock=self._clock)
         self._random = random.Random(initial.seed)
         self._queue: deque[Fault] = deque()
         self._counts: Counter[str] = Counter()

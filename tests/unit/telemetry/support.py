@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from llmix_workers.settings import ModelPrice
+from llmix_workers.telemetry.budget_metrics import BudgetMetrics
 from llmix_workers.telemetry.metrics import Metrics
 
 PRICES = {"gpt-4o": ModelPrice(input_per_million=2.5, output_per_million=10.0)}
@@ -31,3 +32,7 @@ def populate(metrics: Metrics) -> None:
     metrics.single_flight_wait("fleet_lock")
     metrics.lock_takeover()
     metrics.worker_process(True)
+    budgets = BudgetMetrics(metrics)
+    budgets.drew("openai", 120, 0.5, local=True)
+    budgets.refused("openai", 2.0, local=False)
+    budgets.shrunk("openai")

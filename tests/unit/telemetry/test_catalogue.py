@@ -36,6 +36,13 @@ CATALOGUE = {
     "llmix_tokens_saved_total": ("counter", {"provider", "model", "direction"}),
     "llmix_cost_saved_usd_total": ("counter", {"provider", "model"}),
     "llmix_worker_processes": ("gauge", set()),
+    "llmix_budget_requests_total": ("counter", {"budget"}),
+    "llmix_budget_tokens_total": ("counter", {"budget"}),
+    "llmix_budget_waits_total": ("counter", {"budget"}),
+    "llmix_budget_wait_seconds_total": ("counter", {"budget"}),
+    "llmix_budget_refusals_total": ("counter", {"budget"}),
+    "llmix_budget_fallbacks_total": ("counter", {"budget"}),
+    "llmix_budget_shrinks_total": ("counter", {"budget"}),
 }
 
 
