@@ -18,7 +18,9 @@ GIVEN: dict[str, Any] = {
     "metrics": {"port": 9191, "multiprocDir": "/run/metrics"},
     "settings": {"cache": {"key_prefix": "llmix:resp:", "ttl_s": 120, "strategy": "redis"},
                  "fleet": {"sync_interval_s": 0.5, "lease_s": 2, "member_ttl_s": 4},
-                 "llm": {"base_urls": {"vllm": "http://vllm:8000/v1"}}},
+                 "llm": {"base_urls": {"vllm": "http://vllm:8000/v1"},
+                         "budgets": {"openai": {"rpm": 500, "tpm": 200000},
+                                     "openai/gpt-4o-mini": {"rpm": 5000}}}},
 }  # fmt: skip
 
 
@@ -54,6 +56,8 @@ def test_rendered_settings_carry_the_values_given(
     assert settings.cache.strategy == "redis"
     assert settings.fleet.sync_interval_s == 0.5
     assert settings.llm.base_urls == {"vllm": "http://vllm:8000/v1"}
+    budgets = {name: (b.rpm, b.tpm) for name, b in settings.llm.budgets.items()}
+    assert budgets == {"openai": (500, 200000), "openai/gpt-4o-mini": (5000, None)}
     assert settings.telemetry.metrics_port == 9191
     assert settings.telemetry.metrics_host == "0.0.0.0"
     assert settings.telemetry.multiproc_dir == "/run/metrics"
