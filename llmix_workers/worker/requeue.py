@@ -8,11 +8,13 @@ job for many cool-downs in a row. Those re-queues are bounded by time instead,
 ``worker.max_circuit_wait_s`` of countdowns in all, and get up to a second of jitter so the
 waiting jobs do not all come back at once.
 
-No countdown outlasts half of ``worker.visibility_timeout_s``: a Redis broker hands a message
-whose countdown outlasts its visibility timeout to another worker while the first one still
-holds it, so each copy runs, is refused and re-queues again, and the copies multiply (seen with
-a 4 s visibility timeout and a 30 s breaker cool-down: one job's re-queues grew to ~60 a second).
-A job that comes back early is refused again while the breaker is open, spending nothing.
+A refused try's countdown never outlasts half of ``worker.visibility_timeout_s``: a Redis
+broker hands a message whose countdown outlasts its visibility timeout to another worker while
+the first one still holds it, so each copy runs, is refused and re-queues again, and the copies
+multiply (seen with a 4 s visibility timeout and a 30 s breaker cool-down: one job's re-queues
+grew to ~60 a second). A job that comes back early is refused again while the breaker is open,
+spending nothing. A try the provider answered keeps the wait the provider asked for
+(``Retry-After``); keep the visibility timeout above the longest one you accept.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class RequeuePlan:
             return None
         wait_s = max(error.retry_after_s or 1.0, MIN_COUNTDOWN_S)
         if error.provider_calls:
-            return self._capped(wait_s) if self.requeues < self.limits.max_requeues else None
+            return wait_s if self.requeues < self.limits.max_requeues else None
         wait_s = self._capped(wait_s + self.jitter_s)
         if self.circuit_wait_s + wait_s > self.limits.max_circuit_wait_s:
             return None

@@ -63,13 +63,14 @@ def test_the_setting_is_validated() -> None:
         Settings(worker={"max_circuit_wait_s": -1})
 
 
-@pytest.mark.parametrize("calls", [0, 1])
-def test_no_countdown_outlasts_half_the_visibility_timeout(calls: int) -> None:
+def test_a_refused_try_never_waits_past_half_the_visibility_timeout() -> None:
     """A Redis broker redelivers a message whose countdown outlasts the visibility timeout while
     the worker still holds it: every copy would re-queue again."""
     limits = Settings(worker={"visibility_timeout_s": 4, "max_circuit_wait_s": 300}).worker
-    error = failed(CircuitOpen("circuit open"), calls=calls, retry_after_s=30.0)
-    countdown = RequeuePlan(limits).countdown(error)
+    refused = failed(CircuitOpen("circuit open"), calls=0, retry_after_s=30.0)
+    countdown = RequeuePlan(limits).countdown(refused)
     assert countdown is not None and countdown <= 2.0
-    default = RequeuePlan(Settings().worker).countdown(error)  # 600 s: the wait asked for
+    default = RequeuePlan(Settings().worker).countdown(refused)  # 600 s: the wait asked for
     assert default is not None and default >= 30.0
+    answered = failed(RateLimited("429", status=429), calls=1, retry_after_s=30.0)
+    assert RequeuePlan(limits).countdown(answered) == 30.0  # the provider's Retry-After holds
