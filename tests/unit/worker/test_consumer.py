@@ -78,3 +78,69 @@ def test_an_error_after_the_connection_is_gone_is_not_hidden(
 def test_workers_use_it() -> None:
     app = create_app(Settings(redis={"url": "redis://127.0.0.1:1/0"}))
     assert app.conf.worker_consumer == "llmix_workers.worker.consumer:LlmixConsumer"
+
+
+def raised_in(filename: str) -> AttributeError:
+    """The AttributeError kombu's Redis channel raises once ``collect()`` dropped its
+    connection details, with its last frame in ``filename``."""
+    namespace: dict[str, Any] = {}
+    code = "def connparams(conninfo):\n    return conninfo.hostname\n"
+    exec(compile(code, filename, "exec"), namespace)
+    try:
+        namespace["connparams"](None)
+    except AttributeError as exc:
+        return exc
+    raise AssertionError("no AttributeError")
+
+
+class Blueprint:
+    """Celery's consumer blueprint as far as start() goes: the loop step raises ``errors`` one
+    by one, then the worker is asked to stop."""
+
+    def human_state(self) -> str:
+        return str(self.state)
+
+    def __init__(self, errors: list[BaseException]) -> None:
+        self.errors = errors
+        self.state: int | None = None
+        self.restarts = 0
+
+    def start(self, parent: Any) -> None:
+        self.state = 1  # RUN
+        if self.errors:
+            raise self.errors.pop(0)
+        self.state = 2  # CLOSE: the worker is stopping
+
+    def restart(self, parent: Any) -> None:
+        self.restarts += 1
+
+
+def started(errors: list[BaseException]) -> tuple[LlmixConsumer, Blueprint, list[str]]:
+    made = consumer(None)
+    made.blueprint = blueprint = Blueprint(errors)
+    made.restart_count = 0
+    made._restart_state = SimpleNamespace(step=lambda: None)
+    made.hub = None
+    made.connection_errors = (ConnectionError,)
+    made.channel_errors = ()
+    closed: list[str] = []
+    made.on_close = lambda: closed.append("closed")
+    made._cancel_connection_timer_entries = lambda: None
+    made.start()
+    return made, blueprint, closed
+
+
+def test_an_ack_on_the_lost_connection_restarts_the_consumer_instead_of_stopping_the_worker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Celery's own Consumer.start lets this AttributeError out, which stops the worker."""
+    stale_ack = raised_in("/site-packages/kombu/transport/redis.py")
+    with caplog.at_level(logging.WARNING):
+        _, blueprint, closed = started([stale_ack])
+    assert blueprint.restarts == 1 and closed == ["closed"]
+    assert "a broker call on the lost connection failed" in caplog.text
+
+
+def test_an_attribute_error_elsewhere_is_not_hidden() -> None:
+    with pytest.raises(AttributeError, match="hostname"):
+        started([raised_in("/site-packages/llmix_workers/somewhere.py")])
