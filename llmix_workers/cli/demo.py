@@ -89,8 +89,13 @@ def batch(jobs: int, provider: str, model: str, run_id: str) -> list[dict[str, A
     ]
 
 
-class Stopped(Exception):
-    """Raised in the main thread when the demo gets SIGTERM."""
+class Stopped(BaseException):
+    """Raised in the main thread when the demo gets SIGTERM.
+
+    A ``BaseException``, as ``KeyboardInterrupt`` is: the signal can land anywhere, and code
+    that wraps any ``Exception`` (kombu's serializer turns it into an ``EncodeError``) must let
+    it through (seen in CI: the demo exited 1 with a traceback instead of 143).
+    """
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)

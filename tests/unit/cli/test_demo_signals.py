@@ -25,3 +25,21 @@ def test_a_signal_swallowed_by_a_finalizer_still_stops_the_demo() -> None:
         demo.check_stopped()
     assert stopped.value.signum == signal.SIGTERM
     demo._received.clear()
+
+
+
+class _Interrupting:
+    def __reduce__(self) -> tuple[object, ...]:
+        demo._raise_stopped(signal.SIGTERM, None)  # as if SIGTERM landed in the encoder
+        return (object, ())
+
+
+def test_a_signal_during_a_kombu_encode_is_not_turned_into_an_encode_error() -> None:
+    """kombu wraps any Exception raised while it serialises a message in an EncodeError; the
+    demo's signal exception must come through as itself (it did not, and the demo exited 1)."""
+    from kombu.serialization import dumps
+
+    demo._received.clear()
+    with pytest.raises(demo.Stopped):
+        dumps(_Interrupting(), serializer="pickle")
+    demo._received.clear()
