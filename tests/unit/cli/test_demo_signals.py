@@ -27,7 +27,6 @@ def test_a_signal_swallowed_by_a_finalizer_still_stops_the_demo() -> None:
     demo._received.clear()
 
 
-
 class _Interrupting:
     def __reduce__(self) -> tuple[object, ...]:
         demo._raise_stopped(signal.SIGTERM, None)  # as if SIGTERM landed in the encoder
@@ -41,5 +40,5 @@ def test_a_signal_during_a_kombu_encode_is_not_turned_into_an_encode_error() -> 
 
     demo._received.clear()
     with pytest.raises(demo.Stopped):
-        dumps(_Interrupting(), serializer="pickle")
+        dumps(_Interrupting(), serializer="pickle")  # type: ignore[no-untyped-call]
     demo._received.clear()
