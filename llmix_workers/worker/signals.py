@@ -4,7 +4,8 @@ With the threads or solo pool, tasks run in the worker's main process (``worker_
 ``worker_shutdown``); with prefork, in each child (``worker_process_init`` /
 ``worker_process_shutdown``). The node's metrics and health endpoint starts in ``worker_init``,
 before a prefork pool forks, and stops at ``worker_shutdown``. The runtime is also built lazily
-by the first task, so an in-process test worker needs none of this.
+by the first task, so an in-process test worker needs none of this. Where start-up ends, the
+objects it built are frozen out of garbage collections (:mod:`llmix_workers.worker.heap`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from celery.signals import (
     worker_init,
     worker_process_init,
     worker_process_shutdown,
+    worker_ready,
     worker_shutdown,
 )
 
@@ -25,6 +27,7 @@ from llmix_workers.settings.sizing import check_pool_sizes
 from llmix_workers.topology.clients import check_reachable
 from llmix_workers.wiring.budgets import check_budgets
 from llmix_workers.wiring.redis import CHECK_TIMEOUT_S
+from llmix_workers.worker.heap import freeze_start_up
 from llmix_workers.worker.limits import raise_open_files_limit
 from llmix_workers.worker.node import NodeTelemetry
 from llmix_workers.worker.runtime import close_runtime, runtime_for, set_node_name
@@ -52,9 +55,14 @@ def connect(app: Celery) -> None:
         NodeTelemetry(app, app.settings).start(_hostname(sender), prefork)
         if not prefork:
             runtime_for(app.settings, _hostname(sender))
+        freeze_start_up("worker_init")
+
+    def on_worker_ready(**_: Any) -> None:
+        freeze_start_up("worker_ready")
 
     def on_worker_process_init(**_: Any) -> None:
         runtime_for(app.settings)
+        freeze_start_up("worker_process_init")
 
     def on_worker_process_shutdown(**_: Any) -> None:
         close_runtime()
@@ -65,6 +73,7 @@ def connect(app: Celery) -> None:
             NodeTelemetry.current.close()
 
     worker_init.connect(on_worker_init, weak=False, dispatch_uid=uid + "-init")
+    worker_ready.connect(on_worker_ready, weak=False, dispatch_uid=uid + "-ready")
     worker_process_init.connect(on_worker_process_init, weak=False, dispatch_uid=uid + "-pinit")
     worker_process_shutdown.connect(
         on_worker_process_shutdown, weak=False, dispatch_uid=uid + "-pstop"
