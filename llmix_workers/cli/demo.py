@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from llmix_workers.cli.group import CONTEXT, EXIT_INTERRUPTED, friendly_errors
+from llmix_workers.cli.stopping import Stopped, check_stopped, handled, install
 from llmix_workers.settings import Settings, load_settings, settings_file_path
 
 if TYPE_CHECKING:
@@ -89,19 +90,6 @@ def batch(jobs: int, provider: str, model: str, run_id: str) -> list[dict[str, A
     ]
 
 
-class Stopped(BaseException):
-    """Raised in the main thread when the demo gets SIGTERM.
-
-    A ``BaseException``, as ``KeyboardInterrupt`` is: the signal can land anywhere, and code
-    that wraps any ``Exception`` (kombu's serializer turns it into an ``EncodeError``) must let
-    it through (seen in CI: the demo exited 1 with a traceback instead of 143).
-    """
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
 def run(console: Console) -> int:
     """The demo; returns the exit status. The fleet is torn down on every way out: success,
     failure, Ctrl-C (130) and SIGTERM (143): workers stopped, temporary folders removed."""
@@ -113,9 +101,7 @@ def run(console: Console) -> int:
     queue = f"llmix-demo-{run_id}"
     env = passthrough(dict(os.environ), stub=stub) | {"LLMIX_WORKER__QUEUE": queue}
     fleet = LocalFleet(redis_url=user.redis_url, stub=stub, stub_latency_ms=40, worker_env=env)
-    _received.clear()
-    previous = signal.signal(signal.SIGTERM, _raise_stopped)
-    signal.signal(signal.SIGINT, _raise_stopped)
+    previous = install()
     clean = False
     try:
         code = _run(console, fleet, user, stub, provider, model, run_id, queue)
@@ -123,13 +109,16 @@ def run(console: Console) -> int:
         clean = code == 0
         return code
     except KeyboardInterrupt:
+        handled()
         console.print("[yellow]interrupted: stopping the demo workers[/yellow]")
         return EXIT_INTERRUPTED
     except Stopped as stop:
+        handled()
         name = signal.Signals(stop.signum).name
         console.print(f"[yellow]interrupted ({name}): stopping the demo workers[/yellow]")
         return 128 + stop.signum
     finally:
+        handled()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
@@ -137,26 +126,6 @@ def run(console: Console) -> int:
         finally:
             signal.signal(signal.SIGTERM, previous)
             signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-#: Signals received during this demo (the handler's exception can be lost, see check_stopped).
-_received: list[int] = []
-
-
-def _raise_stopped(signum: int, _frame: Any) -> None:
-    _received.append(signum)
-    raise Stopped(signum)
-
-
-def check_stopped() -> None:
-    """Raise :class:`Stopped` again for a signal already received.
-
-    A handler's exception raised while Python runs a finalizer (Celery's ``AsyncResult.__del__``
-    during a batch) is printed and dropped, and the demo would run on to the end; the demo
-    calls this between its stages, so such a signal still stops it.
-    """
-    if _received:
-        raise Stopped(_received[0])
 
 
 def _run(
