@@ -92,7 +92,9 @@ class LocalWorker:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise WorkerDidNotStart(f"{self.hostname} exited: {self.log_tail()}")
+                raise WorkerDidNotStart(
+                    f"{self.hostname} exited ({_exit(self.process.returncode)}): {self.log_tail()}"
+                )
             if f"{self.hostname} ready." in self.log() or (ready and ready(self.hostname)):
                 return self
             time.sleep(0.1)
@@ -238,3 +240,13 @@ class LocalFleet(PrivateServer):
             self.redis.close()
         if self._own_dir is not None:
             self._own_dir.cleanup()
+
+
+def _exit(code: int) -> str:
+    """``status 2`` or ``killed by SIGSEGV``: what a failed start's message needs."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"status {code}"

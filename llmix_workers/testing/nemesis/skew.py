@@ -45,6 +45,9 @@ def environment(offset_file: Path) -> dict[str, str]:
         "FAKETIME_TIMESTAMP_FILE": str(offset_file),
         "FAKETIME_CACHE_DURATION": "1",
         "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        # a crash under the preloaded library prints every thread's stack (CI ci10: a skewed
+        # worker exited at start with nothing in its log)
+        "PYTHONFAULTHANDLER": "1",
     }
 
 
