@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from llmix_workers.cli.group import CONTEXT, EXIT_INTERRUPTED, friendly_errors
-from llmix_workers.cli.stopping import Stopped, check_stopped, handled, install
+from llmix_workers.cli.stopping import Stopped, check_stopped, handled, install, restore
 from llmix_workers.settings import Settings, load_settings, settings_file_path
 
 if TYPE_CHECKING:
@@ -124,8 +124,7 @@ def run(console: Console) -> int:
         try:
             _teardown(fleet, queue, fast=not clean)
         finally:
-            signal.signal(signal.SIGTERM, previous)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            restore(previous)
 
 
 def _run(
