@@ -109,9 +109,12 @@ def test_a_stopped_worker_is_waited_for_until_its_lease_runs_out_and_serves_noth
     assert report.complete, report
     assert [member.split("|")[0] for member in report.expired] == ["t2@llmix"]
     assert "t2@llmix" not in {row["node"] for row in report.nodes()}
+    # counted from here: the warm-up may make more than one call when a loaded machine times
+    # out an L2 command (CI ci20: t1's GET timed out, its entry was not stored, t2 called too)
+    before = calls_for(fleet, req)
     output = producer.complete(req, queue="t2")
     assert output["cacheHit"] != "l1"  # its L1 entry predates the clear: never served
-    assert calls_for(fleet, req) == 2
+    assert output["cacheHit"] is None and calls_for(fleet, req) == before + 1  # a fresh call
 
 
 def test_clear_with_the_cache_redis_down_blocks_l2_until_a_later_clear(
