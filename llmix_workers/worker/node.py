@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from celery import Celery, bootsteps
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from llmix_workers.settings import Settings
 from llmix_workers.telemetry.health import HealthState
@@ -28,7 +28,8 @@ PROBE_TIMEOUT_S = 2.0
 
 
 class NodeTelemetry:
-    """Start with :meth:`start` in ``worker_init``, stop with :meth:`close` at shutdown."""
+    """:meth:`prepare` in ``worker_init``, :meth:`serve` at ``worker_ready``, :meth:`close` at
+    shutdown."""
 
     current: NodeTelemetry | None = None
 
@@ -39,25 +40,27 @@ class NodeTelemetry:
             settings.telemetry, broker_probe=lambda: broker_answers(app)
         )
         self.server: MetricsServer | None = None
+        self.registry: CollectorRegistry = REGISTRY
 
-    def start(self, hostname: str, prefork: bool) -> NodeTelemetry:
+    def prepare(self, hostname: str, prefork: bool) -> NodeTelemetry:
+        """Choose the registry (a prefork node's folder is made before the pool forks) and
+        become :attr:`current`, which the liveness bootstep beats; no thread starts here."""
+        section = self.settings.telemetry
+        if section.metrics_port and prefork:
+            self.registry = multiprocess_registry(prepare_node_dir(section.multiproc_dir, hostname))
+        NodeTelemetry.current = self
+        return self
+
+    def serve(self) -> None:
         """Serve the endpoint (nothing when ``telemetry.metrics_port`` is 0).
 
         Raises:
             OSError: the port cannot be bound.
         """
-        section = self.settings.telemetry
-        if section.metrics_port:
-            if prefork:
-                path = prepare_node_dir(section.multiproc_dir, hostname)
-                registry = multiprocess_registry(path)
-            else:
-                registry = REGISTRY
-            self.server = start_metrics_server(section, registry, self.health)
+        if self.server is None:
+            self.server = start_metrics_server(self.settings.telemetry, self.registry, self.health)
             if self.server is not None:
                 logger.info("metrics and health on port %d", self.server.port)
-        NodeTelemetry.current = self
-        return self
 
     def close(self) -> None:
         if self.server is not None:

@@ -2,10 +2,16 @@
 
 With the threads or solo pool, tasks run in the worker's main process (``worker_init`` /
 ``worker_shutdown``); with prefork, in each child (``worker_process_init`` /
-``worker_process_shutdown``). The node's metrics and health endpoint starts in ``worker_init``,
-before a prefork pool forks, and stops at ``worker_shutdown``. The runtime is also built lazily
-by the first task, so an in-process test worker needs none of this. Where start-up ends, the
-objects it built are frozen out of garbage collections (:mod:`llmix_workers.worker.heap`).
+``worker_process_shutdown``). ``worker_init`` checks the settings and the Redis servers and
+prepares the node's telemetry (a prefork node's metrics folder, before the pool forks); the
+node's threads (metrics and health endpoint; with threads or solo, the runtime's fleet and
+provider threads) start at ``worker_ready``. Celery writes the process environment until its
+start-up ends (logging set-up, stdout redirection), and ``setenv`` while another thread's C code
+reads the environment (``getenv``: glibc's resolver, libfaketime) crashes that thread. The
+endpoint stops at ``worker_shutdown``. The runtime is also built lazily by the first task (which
+comes after Celery's set-up), so an in-process test worker needs none of this. Where start-up
+ends, the objects it built are frozen out of garbage collections
+(:mod:`llmix_workers.worker.heap`).
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ logger = logging.getLogger(__name__)
 def connect(app: Celery) -> None:
     """Connect the handlers for ``app`` (once per app)."""
     uid = f"llmix-{id(app)}"
+    #: What ``worker_init`` learnt for ``worker_ready``: the node name and whether it forks.
+    node: dict[str, Any] = {}
 
     def on_worker_init(sender: Any = None, **_: Any) -> None:
         set_node_name(_hostname(sender))
@@ -52,12 +60,15 @@ def connect(app: Celery) -> None:
             logger.critical("error: %s", exc)
             raise SystemExit(2) from None
         prefork = "prefork" in repr(getattr(sender, "pool_cls", ""))
-        NodeTelemetry(app, app.settings).start(_hostname(sender), prefork)
-        if not prefork:
-            runtime_for(app.settings, _hostname(sender))
+        node.update(hostname=_hostname(sender), prefork=prefork)
+        NodeTelemetry(app, settings).prepare(_hostname(sender), prefork)
         freeze_start_up("worker_init")
 
     def on_worker_ready(**_: Any) -> None:
+        if NodeTelemetry.current is not None:
+            NodeTelemetry.current.serve()
+        if node and not node["prefork"]:
+            runtime_for(app.settings, node["hostname"])
         freeze_start_up("worker_ready")
 
     def on_worker_process_init(**_: Any) -> None:
