@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from llmix_workers.errors import ConfigError
 from llmix_workers.telemetry.health import HealthState
 
 if TYPE_CHECKING:
@@ -52,6 +53,10 @@ class MetricsServer:
         """The port actually bound."""
         return int(self._httpd.server_address[1])
 
+    @property
+    def serving(self) -> bool:
+        return self._thread.is_alive()
+
     def start(self) -> MetricsServer:
         self._thread.start()
         return self
@@ -70,17 +75,24 @@ class MetricsServer:
         self.close()
 
 
-def start_metrics_server(
+def bind_metrics_server(
     section: TelemetrySettings, registry: CollectorRegistry, health: HealthState
 ) -> MetricsServer | None:
-    """Start the node's server on ``metrics_host:metrics_port``; ``None`` when the port is 0.
+    """The node's server bound to ``metrics_host:metrics_port``, not serving yet (call
+    :meth:`MetricsServer.start`); ``None`` when the port is 0.
 
     Raises:
-        OSError: the address cannot be bound (port taken, host unknown).
+        ConfigError: the address cannot be bound (port taken, host unknown); names the settings.
     """
     if section.metrics_port == 0:
         return None
-    return MetricsServer(section.metrics_host, section.metrics_port, registry, health).start()
+    try:
+        return MetricsServer(section.metrics_host, section.metrics_port, registry, health)
+    except OSError as exc:
+        where = f"{section.metrics_host}:{section.metrics_port}"
+        raise ConfigError(
+            f"telemetry.metrics_port: cannot serve metrics on {where}: {exc.strerror or exc}"
+        ) from None
 
 
 def _handler(registry: CollectorRegistry, health: HealthState) -> type[BaseHTTPRequestHandler]:

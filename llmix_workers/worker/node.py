@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from llmix_workers.settings import Settings
 from llmix_workers.telemetry.health import HealthState
 from llmix_workers.telemetry.multiprocess import multiprocess_registry, prepare_node_dir
-from llmix_workers.telemetry.server import MetricsServer, start_metrics_server
+from llmix_workers.telemetry.server import MetricsServer, bind_metrics_server
 
 logger = logging.getLogger(__name__)
 #: Seconds between liveness beats of the consumer loop.
@@ -28,8 +28,8 @@ PROBE_TIMEOUT_S = 2.0
 
 
 class NodeTelemetry:
-    """:meth:`prepare` in ``worker_init``, :meth:`serve` at ``worker_ready``, :meth:`close` at
-    shutdown."""
+    """:meth:`prepare` in ``worker_init``, :meth:`serve` once the pool has started (see
+    :mod:`llmix_workers.worker.signals`), :meth:`close` at shutdown."""
 
     current: NodeTelemetry | None = None
 
@@ -43,24 +43,25 @@ class NodeTelemetry:
         self.registry: CollectorRegistry = REGISTRY
 
     def prepare(self, hostname: str, prefork: bool) -> NodeTelemetry:
-        """Choose the registry (a prefork node's folder is made before the pool forks) and
-        become :attr:`current`, which the liveness bootstep beats; no thread starts here."""
+        """Choose the registry (a prefork node's folder is made before the pool forks), bind
+        the port and become :attr:`current`, which the liveness bootstep beats; no thread
+        starts here.
+
+        Raises:
+            ConfigError: ``telemetry.metrics_port`` cannot be bound.
+        """
         section = self.settings.telemetry
         if section.metrics_port and prefork:
             self.registry = multiprocess_registry(prepare_node_dir(section.multiproc_dir, hostname))
+        self.server = bind_metrics_server(section, self.registry, self.health)
         NodeTelemetry.current = self
         return self
 
     def serve(self) -> None:
-        """Serve the endpoint (nothing when ``telemetry.metrics_port`` is 0).
-
-        Raises:
-            OSError: the port cannot be bound.
-        """
-        if self.server is None:
-            self.server = start_metrics_server(self.settings.telemetry, self.registry, self.health)
-            if self.server is not None:
-                logger.info("metrics and health on port %d", self.server.port)
+        """Start serving the bound endpoint (nothing when ``telemetry.metrics_port`` is 0)."""
+        if self.server is not None and not self.server.serving:
+            self.server.start()
+            logger.info("metrics and health on port %d", self.server.port)
 
     def close(self) -> None:
         if self.server is not None:

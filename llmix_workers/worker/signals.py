@@ -5,8 +5,9 @@ With the threads or solo pool, tasks run in the worker's main process (``worker_
 ``worker_process_shutdown``). ``worker_init`` checks the settings and the Redis servers and
 prepares the node's telemetry (a prefork node's metrics folder, before the pool forks); the
 node's threads (metrics and health endpoint; with threads or solo, the runtime's fleet and
-provider threads) start at ``worker_ready``. Celery writes the process environment until its
-start-up ends (logging set-up, stdout redirection), and ``setenv`` while another thread's C code
+provider threads) start in :class:`NodeThreads`, a worker bootstep that runs once the pool has
+started and before the consumer connects to the broker. Celery writes the process environment
+until then (logging set-up, stdout redirection), and ``setenv`` while another thread's C code
 reads the environment (``getenv``: glibc's resolver, libfaketime) crashes that thread. The
 endpoint stops at ``worker_shutdown``. The runtime is also built lazily by the first task (which
 comes after Celery's set-up), so an in-process test worker needs none of this. Where start-up
@@ -19,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import (
     worker_init,
     worker_process_init,
@@ -44,8 +45,6 @@ logger = logging.getLogger(__name__)
 def connect(app: Celery) -> None:
     """Connect the handlers for ``app`` (once per app)."""
     uid = f"llmix-{id(app)}"
-    #: What ``worker_init`` learnt for ``worker_ready``: the node name and whether it forks.
-    node: dict[str, Any] = {}
 
     def on_worker_init(sender: Any = None, **_: Any) -> None:
         set_node_name(_hostname(sender))
@@ -56,19 +55,13 @@ def connect(app: Celery) -> None:
             raise_open_files_limit(settings)
             urls = [settings.redis_url, settings.fleet_redis_url]
             check_reachable(urls, timeout_s=CHECK_TIMEOUT_S)
+            NodeTelemetry(app, settings).prepare(_hostname(sender), _prefork(sender))
         except ConfigError as exc:
             logger.critical("error: %s", exc)
             raise SystemExit(2) from None
-        prefork = "prefork" in repr(getattr(sender, "pool_cls", ""))
-        node.update(hostname=_hostname(sender), prefork=prefork)
-        NodeTelemetry(app, settings).prepare(_hostname(sender), prefork)
         freeze_start_up("worker_init")
 
     def on_worker_ready(**_: Any) -> None:
-        if NodeTelemetry.current is not None:
-            NodeTelemetry.current.serve()
-        if node and not node["prefork"]:
-            runtime_for(app.settings, node["hostname"])
         freeze_start_up("worker_ready")
 
     def on_worker_process_init(**_: Any) -> None:
@@ -90,7 +83,26 @@ def connect(app: Celery) -> None:
         on_worker_process_shutdown, weak=False, dispatch_uid=uid + "-pstop"
     )
     worker_shutdown.connect(on_worker_shutdown, weak=False, dispatch_uid=uid + "-stop")
+    app.steps["worker"].add(NodeThreads)
+
+
+class NodeThreads(bootsteps.StartStopStep):  # type: ignore[misc]
+    """Start the node's threads once Celery has written the process environment: the endpoint
+    and, with threads or solo, the runtime (whose fleet thread registers the node)."""
+
+    requires = ("celery.worker.components:Pool",)
+
+    def start(self, worker: Any) -> None:
+        if NodeTelemetry.current is not None:
+            NodeTelemetry.current.serve()
+        if not _prefork(worker):
+            runtime_for(worker.app.settings, _hostname(worker))
 
 
 def _hostname(worker: Any) -> str:
     return str(getattr(worker, "hostname", "") or "")
+
+
+def _prefork(worker: Any) -> bool:
+    """Whether ``worker``'s pool forks (its pool class, or the alias before Celery resolves it)."""
+    return "prefork" in repr(getattr(worker, "pool_cls", ""))

@@ -12,11 +12,12 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from llmix_workers.errors import ConfigError
 from llmix_workers.settings import TelemetrySettings
 from llmix_workers.telemetry import multiprocess as mp
 from llmix_workers.telemetry.health import HealthState
 from llmix_workers.telemetry.metrics import Metrics
-from llmix_workers.telemetry.server import MetricsServer, start_metrics_server
+from llmix_workers.telemetry.server import MetricsServer, bind_metrics_server
 from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.redis_server import free_port
 from tests.unit.telemetry.support import populate
@@ -140,15 +141,16 @@ def test_without_a_broker_probe_the_node_is_ready(clock: FakeClock) -> None:
 
 def test_port_zero_in_settings_means_no_server(registry: CollectorRegistry) -> None:
     section = TelemetrySettings()
-    assert start_metrics_server(section, registry, HealthState.from_settings(section)) is None
+    assert bind_metrics_server(section, registry, HealthState.from_settings(section)) is None
 
 
 def test_settings_port_is_served_and_released_on_close(registry: CollectorRegistry) -> None:
     port = free_port()
     section = TelemetrySettings(metrics_host="127.0.0.1", metrics_port=port, liveness_timeout_s=5)
     health = HealthState.from_settings(section)
-    server = start_metrics_server(section, registry, health)
+    server = bind_metrics_server(section, registry, health)
     assert server is not None and server.port == port
+    server.start()
     try:
         assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
     finally:
@@ -157,6 +159,18 @@ def test_settings_port_is_served_and_released_on_close(registry: CollectorRegist
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
     with MetricsServer("127.0.0.1", port, registry, health) as again:
         assert get(again, "/healthz").status_code == 200
+
+
+def test_a_taken_port_is_a_config_error_naming_the_setting(registry: CollectorRegistry) -> None:
+    section = TelemetrySettings(metrics_host="127.0.0.1", metrics_port=free_port())
+    health = HealthState.from_settings(section)
+    server = bind_metrics_server(section, registry, health)
+    assert server is not None
+    try:
+        with pytest.raises(ConfigError, match=r"^telemetry\.metrics_port: .*127\.0\.0\.1:\d+"):
+            bind_metrics_server(section, registry, health)
+    finally:
+        server.close()
 
 
 def _prefork_child(lookups: int, counted: Any = None, release: Any = None) -> None:

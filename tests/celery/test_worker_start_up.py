@@ -1,4 +1,5 @@
-"""No thread of ours runs while Celery writes the process environment at start-up.
+"""A worker's start-up: no thread of ours runs while Celery writes the process environment,
+and a metrics port it cannot bind stops it at once with a one-line error.
 
 Celery sets variables (``_MP_FORK_LOGLEVEL_`` and others, in its logging set-up) after
 ``worker_init``. ``setenv`` may move the environment's array while another thread's C code reads
@@ -7,18 +8,19 @@ once its cache expires): that thread crashes. CI's landing of f435215 lost its w
 pass to it: a worker under libfaketime died with SIGSEGV in its fleet thread while the main
 thread was in ``os.environ.update`` (reproduced: one start in about fifty). The node's threads
 (metrics server, fleet membership, provider client) therefore start after Celery's set-up
-(``celeryd_after_setup``); this test records every environment write of a real worker and the
+(a bootstep after the pool's); the first test records every environment write of a real worker and the
 threads alive at that moment.
 """
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
 import pytest
 
-from llmix_workers.testing.local_fleet import LocalFleet
+from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker, WorkerDidNotStart
 from llmix_workers.testing.redis_server import free_port
 
 #: ``python -c`` program: log each environment write with the other threads alive, then the CLI.
@@ -58,3 +60,16 @@ def test_no_thread_of_ours_runs_while_celery_writes_the_environment(
     finally:
         worker.stop()
         fleet.workers.remove(worker)
+
+
+def test_a_taken_metrics_port_stops_the_worker_with_an_error_naming_it(
+    fleet: LocalFleet, tmp_path: Path
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        worker = LocalWorker("taken", fleet.env(), fleet.workdir, metrics_port=port)
+        with pytest.raises(WorkerDidNotStart, match=r"status 2"):
+            worker.start(timeout_s=60)
+    log = worker.log()
+    assert f"error: telemetry.metrics_port: cannot serve metrics on 0.0.0.0:{port}" in log, log
+    assert "Traceback" not in log
