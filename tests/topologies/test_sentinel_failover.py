@@ -9,6 +9,7 @@ after the failover is acknowledged by every process.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -72,21 +73,27 @@ def failover_then_clear(
     warmed = request("Cached before the failover.")
     producer.complete(warmed, queue="t1")
     in_flight = [request(f"[[stub:slow=1500]] In flight {n}.") for n in range(8)]
+    queued = [request(f"Queued {n}.") for n in range(4)]
     ids = [producer.submit(req, queue="t1") for req in in_flight]
-    ids += [producer.submit(request(f"Queued {n}."), queue="p2") for n in range(4)]
+    ids += [producer.submit(req, queue="p2") for req in queued]
     eventually(lambda: sum(calls_for(fleet, req) for req in in_flight) == 8, "8 calls in flight")
     old_port = sentinel.primary_port()
     assert old_port is not None
     sentinel.kill_primary()  # the 8 calls end while the sentinels still name the dead primary
     new_port = sentinel.wait_for_failover(old_port)
     assert new_port != old_port
-    ids += [producer.submit(request(f"After {n}."), queue=("t1", "p2")[n % 2]) for n in range(6)]
+    after = [request(f"After {n}.") for n in range(6)]
+    ids += [producer.submit(req, queue=("t1", "p2")[n % 2]) for n, req in enumerate(after)]
     results = [producer.app.AsyncResult(task_id) for task_id in ids]
     try:
         eventually(lambda: all(r.ready() for r in results), "every job answered", timeout_s=120)
     except AssertionError as exc:
-        waiting = [(n, r.state) for n, r in enumerate(results) if not r.ready()]
-        raise AssertionError(f"{exc}; not answered (index, state): {waiting}") from exc
+        requests = [*in_flight, *queued, *after]
+        waiting = [
+            f"{n} {r.state}: {trail(fleet, new_port, r.id, requests[n])}"
+            for n, r in enumerate(results) if not r.ready()
+        ]  # fmt: skip
+        raise AssertionError(f"{exc}; not answered (index, state, trail): {waiting}") from exc
     outputs = [r.get(timeout=10) for r in results]
     assert len(outputs) == 18 and all(o["content"].startswith("Stub answer") for o in outputs)
     # The outage was noticed: L2 marked unhealthy after failed writes, or (when the calls ended
@@ -114,6 +121,26 @@ def failover_then_clear(
     before = calls_for(fleet, warmed)
     assert producer.complete(warmed, queue="t1")["cacheHit"] is None  # dropped by the clear
     assert calls_for(fleet, warmed) == before + 1
+
+
+def trail(fleet: LocalFleet, primary_port: int, task_id: str, req: dict[str, Any]) -> str:
+    """Where a job that never got its result went: provider calls, the broker's queues and
+    unacknowledged hash on the new primary, the worker log lines naming it (CI ci37: one job
+    of 18 never answered, with nothing else to go on)."""
+    client = redis.Redis(port=primary_port, socket_timeout=5)
+    try:
+        keys = [key.decode() for key in client.scan_iter(count=1000)]
+        lists = [k for k in keys if client.type(k) == b"list"]
+        held = [k for k in lists if any(task_id.encode() in m for m in client.lrange(k, 0, -1))]
+        unacked = any(task_id.encode() in value for value in client.hvals("unacked"))
+    finally:
+        client.close()
+    lines = [f"{w.name}: {line}" for w in fleet.workers for line in w.log().splitlines()
+             if task_id in line]  # fmt: skip
+    return (
+        f"id {task_id}, provider calls {calls_for(fleet, req)}, in lists {held}, "
+        f"unacked {unacked}, worker log lines {lines}"
+    )
 
 
 def test_redis_l2_follows_the_new_primary_after_a_failover() -> None:
