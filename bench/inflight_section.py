@@ -99,9 +99,9 @@ def _breakdown(parts: dict[str, float] | None) -> str:
         f"{parts['node']:,.0f} µs: {python:,.0f} µs for the request's validation, cache key, "
         "single flight, breaker, AIMD window and output, and "
         f"{redis:,.0f} µs for four Redis round trips (L2 GET, fleet lock SET NX, L2 SET, "
-        "lock release EVALSHA; redis-py's Lock is most of it). Under hundreds of threads each "
-        "blocking round trip costs more again, as the threads hand the interpreter lock "
-        "over. "
+        "lock release EVALSHA, each a raw command on a pooled connection). Under hundreds of "
+        "threads each blocking round trip costs more again, as the threads hand the "
+        "interpreter lock over. "
     )
 
 
