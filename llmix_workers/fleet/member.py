@@ -238,7 +238,7 @@ class FleetMember:
         while not self._stop.is_set():
             try:
                 if pubsub is None:
-                    pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                    pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call, unused-ignore]
                     pubsub.subscribe(self.keys.events)
                     next_sync = 0.0  # (re)connected: catch up with anything missed
                 if self._monotonic() >= next_sync:

@@ -6,6 +6,8 @@ clients wait for their socket timeout, as they do when packets are dropped); hea
 new connections through again. Connections that lived through a cut are closed at the heal,
 as a real peer would reset them. :attr:`TcpRelay.dropped` counts what clients sent while the
 link was cut (one read per request a client is left waiting on: each costs it a timeout).
+:meth:`TcpRelay.die_after_reply_to` plays a server that dies right after answering one request:
+every connection is reset and new ones are refused, until :meth:`TcpRelay.heal`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ class TcpRelay:
         self.target = (target_host, target_port)
         self.port = free_port()
         self._cut = threading.Event()
+        self._dead = threading.Event()
+        self._fatal: bytes | None = None
+        self._answering: set[socket.socket] = set()  # upstreams owing the fatal request's reply
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         #: Reads from clients dropped while the link was cut (a request each, pipelines as one).
@@ -43,13 +48,38 @@ class TcpRelay:
         """Drop everything from now on: nothing is forwarded, nothing answered."""
         self._cut.set()
 
+    def die_after_reply_to(self, request: bytes) -> None:
+        """Arm: the next request containing ``request`` (a command's name as sent, say
+        ``b"BRPOP"``) is answered, then every connection is reset and new ones refused."""
+        with self._lock:
+            self._fatal = request
+
+    @property
+    def is_dead(self) -> bool:
+        return self._dead.is_set()
+
     def heal(self) -> None:
-        """Forward again; connections that saw the cut are reset."""
+        """Forward again; connections that saw the cut (or the death) are reset."""
         with self._lock:
             stale, self._sockets = self._sockets, []
+            self._fatal = None
+            self._answering.clear()
         for sock in stale:
             _close(sock)
         self._cut.clear()
+        self._dead.clear()
+
+    def die(self) -> None:
+        """Reset every connection and refuse new ones, as a dead server does, until :meth:`heal`."""
+        self._die(keep=())
+
+    def _die(self, keep: tuple[socket.socket, ...]) -> None:
+        with self._lock:
+            stale = [sock for sock in self._sockets if sock not in keep]
+            self._sockets = list(keep)
+            self._dead.set()
+        for sock in stale:
+            _close(sock)
 
     def close(self) -> None:
         self._closed = True
@@ -62,6 +92,9 @@ class TcpRelay:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self._dead.is_set():
+                _close(client)  # refused: nothing listens behind a dead server
+                continue
             if self._cut.is_set():
                 with self._lock:
                     self._sockets.append(client)  # held open, never answered
@@ -85,11 +118,23 @@ class TcpRelay:
                     if upward:
                         self._count_drop()
                     continue  # dropped on the floor
+                if upward:
+                    self._watch_request(sink, data)
+                elif source in self._answering:  # the fatal reply (this small, it fits a read)
+                    self._die(keep=(source, sink))  # dead to everyone else before it is out
+                    sink.sendall(data)
+                    break
                 sink.sendall(data)
         except OSError:
             pass
         if not self._cut.is_set():
             _close(sink)
+
+    def _watch_request(self, upstream: socket.socket, data: bytes) -> None:
+        with self._lock:
+            if self._fatal is not None and self._fatal in data:
+                self._fatal = None
+                self._answering.add(upstream)
 
     def _drain(self, client: socket.socket) -> None:
         """Read (and count, and drop) what a client sends on a connection made while cut."""

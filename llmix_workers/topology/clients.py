@@ -194,4 +194,4 @@ def _sentinel(target: RedisTarget, options: dict[str, Any]) -> Sentinel:
     }
     if target.query.get("sentinel_password"):
         sentinel_kwargs["password"] = target.query["sentinel_password"]
-    return Sentinel(list(target.hosts), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
+    return Sentinel(list(target.hosts), sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call, unused-ignore]

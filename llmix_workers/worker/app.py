@@ -13,9 +13,12 @@ from llmix_workers.settings.sizing import redis_connections_needed
 from llmix_workers.topology.broker import celery_transport
 from llmix_workers.topology.clients import REDIS_ERRORS, ping
 from llmix_workers.topology.url import SCHEMES
+from llmix_workers.worker.broker_transport import transport_conf
 
 #: Seconds each Redis has to answer the start-up credentials check.
 CREDENTIALS_TIMEOUT_S = 5.0
+#: Seconds a dead process's hold on the broker's restore scan lasts (each scan takes milliseconds).
+RESTORE_MUTEX_S = 30
 
 
 class LlmixCelery(Celery):  # type: ignore[misc]
@@ -41,7 +44,9 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
     killed mid-job loses nothing: with the Redis broker the message becomes visible again after
     ``worker.visibility_timeout_s`` and another worker runs it. ``conf`` overrides Celery
     settings (tests use it). A ``redis+sentinel://`` broker or result backend becomes kombu's
-    ``sentinel://`` transport (:func:`~llmix_workers.topology.broker.celery_transport`).
+    ``sentinel://`` transport (:func:`~llmix_workers.topology.broker.celery_transport`); a Redis
+    or Sentinel broker gets kombu's transport with a hand-over that cannot drop a job
+    (:mod:`~llmix_workers.worker.broker_transport`).
     ``worker.task_events`` turns on task events (for ``celery events``, Flower, celery-exporter).
 
     Raises:
@@ -64,6 +69,9 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
             "visibility_timeout": worker.visibility_timeout_s,
             "unacked_restore_interval": worker.restore_interval_s,
             "unacked_restore_throttle": 1,
+            # kombu's restore mutex (5 min by default): a process dying while it scans for
+            # jobs to give back would hold every redelivery of the fleet up that long.
+            "unacked_mutex_expire": min(RESTORE_MUTEX_S, worker.visibility_timeout_s),
             "socket_timeout": 30,
             "socket_connect_timeout": 5,
             # kombu's Redis channel pool (10 by default): every task thread may ack at once.
@@ -107,6 +115,8 @@ def create_app(settings: Settings, **conf: Any) -> LlmixCelery:
         redis_max_connections=redis_connections_needed(worker),
     )
     app.conf.update(conf)
+    if "broker_transport" not in conf:
+        app.conf.update(transport_conf(app.conf.broker_url))
     app.steps["consumer"].add(HealthBeat)
     tasks.register(app)
     signals.connect(app)
