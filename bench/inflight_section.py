@@ -85,7 +85,24 @@ def inflight(s: dict[str, Any], plot: Plot, table: Table) -> str:
         "pages, its L2 and HTTP connections, the reserved message; answers are read up to "
         "16 MiB, never into an unbounded buffer). "
         + _peaks(nodes) + "\n",
+        FLOOR_PROFILE,
     ])  # fmt: skip
+
+
+#: Why plain Celery itself falls short of C / L where it does (a profile, taken by hand).
+FLOOR_PROFILE = (
+    "**Why plain Celery falls short at C = 256, L = 1 s** (0.75–0.81 of C / L over three "
+    "runs on 2026-12-03 and 07, while its CPU per job would allow 300–360 jobs/s): "
+    "`py-spy record --gil` on the floor's worker at that point (10 s, the samples of whichever "
+    "thread holds the interpreter lock) finds 69 % of them in Celery's consumer, the one "
+    "event-loop thread that takes every message (`BRPOP` read 37 %, of which kombu's "
+    "unacknowledged-message record 17 %), receives the task (13 %) and runs every "
+    "acknowledgement (20 %, a Redis transaction each), and 27 % in the 256 pool threads "
+    "running tasks. Each job costs that one thread three blocking Redis round trips, and "
+    "after each it waits to get the interpreter lock back from the pool's threads: plain "
+    "Celery's rate at this point is its consumer thread's, and the node, on the same "
+    "consumer, meets it (÷ floor 1.00).\n"
+)
 
 
 def _breakdown(parts: dict[str, float] | None) -> str:
