@@ -30,6 +30,7 @@ class TcpRelay:
         self._cut = threading.Event()
         self._dead = threading.Event()
         self._fatal: bytes | None = None
+        self._fatal_reply = b""
         self._answering: set[socket.socket] = set()  # upstreams owing the fatal request's reply
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
@@ -48,11 +49,14 @@ class TcpRelay:
         """Drop everything from now on: nothing is forwarded, nothing answered."""
         self._cut.set()
 
-    def die_after_reply_to(self, request: bytes) -> None:
+    def die_after_reply_to(self, request: bytes, reply_starts: bytes = b"") -> None:
         """Arm: the next request containing ``request`` (a command's name as sent, say
-        ``b"BRPOP"``) is answered, then every connection is reset and new ones refused."""
+        ``b"BRPOP"``) whose reply starts with ``reply_starts`` (``b"*2"``: a popped element,
+        not a timeout's nil) is answered, then every connection is reset and new ones
+        refused. Other replies to it go through and leave the relay armed."""
         with self._lock:
             self._fatal = request
+            self._fatal_reply = reply_starts
 
     @property
     def is_dead(self) -> bool:
@@ -120,9 +124,9 @@ class TcpRelay:
                     continue  # dropped on the floor
                 if upward:
                     self._watch_request(sink, data)
-                elif source in self._answering:  # the fatal reply (this small, it fits a read)
+                elif source in self._answering and self._is_fatal(source, data):
                     self._die(keep=(source, sink))  # dead to everyone else before it is out
-                    sink.sendall(data)
+                    sink.sendall(data)  # the fatal reply (this small, it fits a read)
                     break
                 sink.sendall(data)
         except OSError:
@@ -133,8 +137,16 @@ class TcpRelay:
     def _watch_request(self, upstream: socket.socket, data: bytes) -> None:
         with self._lock:
             if self._fatal is not None and self._fatal in data:
-                self._fatal = None
                 self._answering.add(upstream)
+
+    def _is_fatal(self, upstream: socket.socket, reply: bytes) -> bool:
+        """Whether ``reply``, owed by ``upstream`` to the armed request, kills the server."""
+        with self._lock:
+            self._answering.discard(upstream)
+            if self._fatal is None or not reply.startswith(self._fatal_reply):
+                return False  # another reply (a nil, say): still armed
+            self._fatal = None
+            return True
 
     def _drain(self, client: socket.socket) -> None:
         """Read (and count, and drop) what a client sends on a connection made while cut."""
