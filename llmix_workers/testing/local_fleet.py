@@ -21,7 +21,7 @@ from typing import Any
 from llmix_workers.errors import LlmixError
 from llmix_workers.llm.registry import BUILTIN_PROVIDERS
 from llmix_workers.settings import Settings, load_settings
-from llmix_workers.testing.redis_server import PrivateRedis
+from llmix_workers.testing.redis_server import PrivateRedis, free_port
 from llmix_workers.testing.server import PrivateServer
 from llmix_workers.testing.stub import StubProvider
 from llmix_workers.worker.app import create_app
@@ -54,8 +54,10 @@ class LocalWorker:
         max_tasks_per_child: int | None = None,
         celery_cli: bool = False,
         launcher: Sequence[str] | None = None,
+        metrics_port_retries: int = 3,
     ) -> None:
         self.name = name
+        self._metrics_port_retries = metrics_port_retries
         self.metrics_port = metrics_port
         self.hostname = f"{name}@llmix"
         self.log_path = workdir / f"{name}.log"
@@ -82,7 +84,36 @@ class LocalWorker:
         self, timeout_s: float = 60.0, ready: Callable[[str], bool] | None = None
     ) -> LocalWorker:
         """Start and wait until the worker is ready to take jobs: it logs so, or ``ready``
-        (given the node name) says so."""
+        (given the node name) says so.
+
+        A metrics port found taken at start (another process bound it after ``free_port()``
+        chose it: CI ci53, three runs at once) is replaced by a new free port, up to
+        ``metrics_port_retries`` times; :attr:`metrics_port` names the one in use."""
+        for attempt in range(self._metrics_port_retries + 1):
+            try:
+                return self._start(timeout_s, ready)
+            except WorkerDidNotStart:
+                if attempt == self._metrics_port_retries or not self._metrics_port_was_taken():
+                    raise
+                self._use_metrics_port(free_port())
+        raise AssertionError("unreachable")
+
+    def _metrics_port_was_taken(self) -> bool:
+        log = self.log()
+        return (
+            self.metrics_port != 0
+            and "cannot serve metrics on" in log
+            and ("Address already in use" in log)
+        )
+
+    def _use_metrics_port(self, port: int) -> None:
+        self.metrics_port = port
+        if "--metrics-port" in self._args:
+            self._args[self._args.index("--metrics-port") + 1] = str(port)
+        else:
+            self._env["LLMIX_TELEMETRY__METRICS_PORT"] = str(port)
+
+    def _start(self, timeout_s: float, ready: Callable[[str], bool] | None) -> LocalWorker:
         self.log_path.write_bytes(b"")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -188,7 +219,8 @@ class LocalFleet(PrivateServer):
         return self
 
     def env(self) -> dict[str, str]:
-        """The environment every worker of this fleet gets."""
+        """The environment every worker of this fleet gets (its settings file exists)."""
+        (self.workdir / "settings.toml").touch()
         env = {k: v for k, v in os.environ.items() if not k.startswith("LLMIX_")}
         env.update(
             LLMIX_REDIS__URL=self.redis_url,

@@ -67,9 +67,26 @@ def test_a_taken_metrics_port_stops_the_worker_with_an_error_naming_it(
 ) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        worker = LocalWorker("taken", fleet.env(), fleet.workdir, metrics_port=port)
+        worker = LocalWorker(
+            "taken", fleet.env(), fleet.workdir, metrics_port=port, metrics_port_retries=0
+        )
         with pytest.raises(WorkerDidNotStart, match=r"status 2"):
             worker.start(timeout_s=60)
     log = worker.log()
     assert f"error: telemetry.metrics_port: cannot serve metrics on 0.0.0.0:{port}" in log, log
     assert "Traceback" not in log
+
+
+def test_a_test_workers_metrics_port_taken_meanwhile_is_replaced(fleet: LocalFleet) -> None:
+    """``free_port()`` chooses a port that another process can bind before the worker does
+    (CI ci53, three runs at once): the test worker takes another one, and says which."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        worker = LocalWorker("retaken", fleet.env(), fleet.workdir, metrics_port=port)
+        try:
+            worker.start(timeout_s=60)
+            assert worker.metrics_port not in (0, port)
+            with socket.create_connection(("127.0.0.1", worker.metrics_port), timeout=5):
+                pass  # the worker serves its metrics there
+        finally:
+            worker.stop()
