@@ -17,6 +17,7 @@ from typing import Any
 
 from celery import Celery
 from celery.app import app_or_default
+from celery.backends.redis import RedisBackend
 
 from llmix_workers.errors import InvalidRequest, LlmixError
 from llmix_workers.jobs.cache_first import PRODUCER, CacheFirst
@@ -26,6 +27,19 @@ from llmix_workers.settings import Settings
 from llmix_workers.wiring.cache import build_cache_first
 from llmix_workers.worker.app import create_app
 from llmix_workers.worker.tasks import TASK_COMPLETE
+
+
+def close_app(app: Celery) -> None:
+    """Close what ``app`` opened rather than leave it to the garbage collector (Celery's own
+    ``close()`` only drops the broker pool): the broker pool's connections, and a Redis result
+    backend's subscription and client connections. A backend is per thread; this closes the
+    calling thread's."""
+    app.pool.force_close_all()
+    backend = app.backend
+    if isinstance(backend, RedisBackend):
+        backend.result_consumer.stop()
+        backend.client.connection_pool.disconnect()
+    app.close()
 
 
 class JobFailed(LlmixError):
@@ -53,12 +67,13 @@ class CompletionProducer:
 
     def close(self) -> None:
         """Close the batch lookup's Redis connections and, when this producer built its Celery
-        app, the app's broker and result connections. The producer is not used afterwards."""
+        app, the app's broker connections and this thread's result backend (its client and its
+        subscription). The producer is not used afterwards."""
         if self._cache_first is not None:
             self._cache_first.close()
             self._cache_first = None
         if self._owns_app:
-            self.app.close()
+            close_app(self.app)
 
     def __enter__(self) -> CompletionProducer:
         return self

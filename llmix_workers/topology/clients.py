@@ -71,8 +71,9 @@ def connection_pool(
 
 def pooled_client(pool: redis.ConnectionPool) -> redis.Redis:
     """A client on ``pool`` (built by :func:`connection_pool`), for a caller that also uses the
-    pool's connections directly."""
-    return redis.Redis(connection_pool=pool)
+    pool's connections directly. The client owns the pool: its ``close()`` disconnects every
+    connection of it (``Redis(connection_pool=...)`` would leave them open)."""
+    return redis.Redis.from_pool(pool)
 
 
 def redis_client(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import psutil
 import pytest
 
 from llmix_workers.producer import CompletionProducer, JobFailed
@@ -232,3 +233,29 @@ def test_a_rerun_batch_is_answered_by_the_producer_without_a_task(
         control.close()
     after = producer.run_batch(reqs[:3], timeout_s=60)
     assert not any((o.output or {}).get("answeredBy") for o in after)  # nothing from before
+
+
+def test_a_closed_producer_leaves_no_redis_connection_open(
+    clean_fleet: LocalFleet, pair: tuple[LocalWorker, LocalWorker]
+) -> None:
+    """Broker, result backend (client and subscription) and batch lookup are all closed by
+    ``close()``, not left for the garbage collector: a long-lived process that builds
+    producers one after another would otherwise pile connections up."""
+    port = int(clean_fleet.redis_url.rsplit(":", 1)[1].split("/")[0])
+    before = _connections_to(port)
+    producer = CompletionProducer(clean_fleet.settings())
+    outcomes = producer.run_batch([request("Close me."), request("Close me too.")], timeout_s=60)
+    assert all(o.ok for o in outcomes)
+    assert len(_connections_to(port) - before) >= 3  # broker, results and their subscription
+    producer.close()
+    left = _connections_to(port) - before
+    assert left == set(), f"{len(left)} connection(s) to Redis still open after close()"
+
+
+def _connections_to(port: int) -> set[tuple[str, int]]:
+    """This process's established TCP connections to ``port``, by local address."""
+    return {
+        (conn.laddr.ip, conn.laddr.port)
+        for conn in psutil.Process().net_connections(kind="tcp")
+        if conn.raddr and conn.raddr.port == port and conn.status == psutil.CONN_ESTABLISHED
+    }

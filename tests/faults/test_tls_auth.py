@@ -68,7 +68,7 @@ def test_every_redis_role_over_tls_with_an_acl_user(
 ) -> None:
     url = tls_redis[1].format(user=USER, password=USER_PASSWORD)
     with LocalFleet(redis_url=url, worker_env=FAST_ENV) as fleet:
-        fleet.add_worker("tls", concurrency=4)
+        worker = fleet.add_worker("tls", concurrency=4)
         producer = CompletionProducer(fleet.settings())
         req = request("Over TLS.")
         outcomes = producer.run_batch([req, req], timeout_s=60)
@@ -78,13 +78,14 @@ def test_every_redis_role_over_tls_with_an_acl_user(
             [sys.executable, "-m", "llmix_workers", "cache", "stats", "--json", "--timeout", "60"],
             env=fleet.env(), capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
+        log = worker.log()
 
     assert errors_of(outcomes) == []
     # the two identical jobs run at once: one calls the provider, the other shares that call
     # (single flight or the fleet lock) or finds its entry, in either input order
     outputs = [o.output or {} for o in outcomes]
     own_calls = [o for o in outputs if o.get("cacheHit") is None and not o.get("coalesced")]
-    assert len(own_calls) == 1, outputs
+    assert len(own_calls) == 1, _told(outputs, log)
     assert {o.get("cacheHit") for o in outputs if o not in own_calls} <= {None, "l1", "l2"}
     assert cli.returncode == 0 and '"l2Healthy":true' in cli.stdout, cli.stdout + cli.stderr
     record(
@@ -99,6 +100,15 @@ def test_every_redis_role_over_tls_with_an_acl_user(
             figures={"submitted": 2, "completed": 2, "failed": 0, "lost": 0},
         )
     )
+
+
+def _told(outputs: list[dict[str, object]], log: str) -> str:
+    """What each job reported and the worker's warnings and cache notes, for a failure."""
+    fields = ("cacheHit", "coalesced", "worker", "latencyMs")
+    lines = [str({name: out.get(name) for name in fields}) for out in outputs]
+    lines += [line for line in log.splitlines()
+              if "WARNING" in line or "ERROR" in line or "not stored" in line]  # fmt: skip
+    return "\n".join(lines)
 
 
 @pytest.mark.parametrize(
