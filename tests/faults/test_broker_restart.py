@@ -79,8 +79,9 @@ def test_redis_broker_restarted_with_jobs_queued(appendonly: bool, record: Recor
         assert stub_total(fleet) == QUEUED
         found = figures(outcomes, provider_calls=stub_total(fleet), distinct=len(jobs))
         record(_record("Redis broker with AOF restarted", "the documented default "
-                       "(`appendonly yes`)", "every queued job is delivered after the restart",
-                       kept, found))  # fmt: skip
+                       "(`appendonly yes`), killed (SIGKILL) once the jobs were written to its "
+                       "AOF", "every queued job is delivered after the restart", kept,
+                       found))  # fmt: skip
 
 
 def test_rabbitmq_broker_restarted_with_jobs_queued(record: Record) -> None:

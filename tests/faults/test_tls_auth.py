@@ -22,12 +22,19 @@ from llmix_workers.testing.local_fleet import LocalFleet
 from llmix_workers.testing.redis_server import PrivateRedis, free_port
 from tests.celery.jobs import request
 from tests.faults.conftest import Record
-from tests.faults.support import FAST_ENV, errors_of
+from tests.faults.support import errors_of
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
 
 USER, USER_PASSWORD = "llmix", f"acl-{uuid.uuid4().hex}"
 ADMIN_PASSWORD = f"admin-{uuid.uuid4().hex}"
+
+#: The fleet's default timings (no fault is played here) and Redis round trips allowed 5 s: a
+#: worker that cannot prove it is current (a fleet check timed out, so its lease ran out) rightly
+#: neither serves nor stores answers, and a TLS Redis shared with a loaded machine can take
+#: longer than the 0.25 s default to answer (the likely cause of CI ci58: two identical jobs made
+#: two calls).
+PATIENT_ENV = {"LLMIX_REDIS__SOCKET_TIMEOUT_S": "5"}
 
 
 def make_certificates(folder: Path) -> dict[str, Path]:
@@ -67,7 +74,7 @@ def test_every_redis_role_over_tls_with_an_acl_user(
     tls_redis: tuple[PrivateRedis, str], record: Record
 ) -> None:
     url = tls_redis[1].format(user=USER, password=USER_PASSWORD)
-    with LocalFleet(redis_url=url, worker_env=FAST_ENV) as fleet:
+    with LocalFleet(redis_url=url, worker_env=PATIENT_ENV) as fleet:
         worker = fleet.add_worker("tls", concurrency=4)
         producer = CompletionProducer(fleet.settings())
         req = request("Over TLS.")
