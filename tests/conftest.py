@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,13 @@ pytest_plugins = ["pytester"]
 # loaded machine changes from run to run; no property here is about speed.
 settings.register_profile("llmix", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("llmix")
+
+# Tests press Ctrl-C on a CLI (SIGINT to `enqueue --wait`, to the demo): the CLI must start with
+# SIGINT at its default. A suite launched as a background job of a shell without job control
+# (a CI script's `cmd &`) ignores SIGINT, children inherit an ignored signal across exec, and
+# Python then never raises KeyboardInterrupt: the CLI would run on (two CI runs of this session).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,12 @@ def test_one_budget_is_shared_on_every_topology(
 ) -> None:
     url = llmix_topology_servers.topology(name).redis_url
     budget = {name: {"rpm": 1}}  # a budget name of its own per topology: servers are shared
-    first = build_budgets(load_settings(redis={"url": url}, llm={"budgets": budget}))
-    second = build_budgets(load_settings(redis={"url": url}, llm={"budgets": budget}))
+    # Round trips may take up to 5 s: with the 0.25 s default, one slow answer of a loaded
+    # machine turned the first draw into a local one (refused: the process's share of 1 rpm),
+    # and this test is about the shared script, not about timeouts (CI ci64)
+    redis_section = {"url": url, "socket_timeout_s": 5}
+    first = build_budgets(load_settings(redis=redis_section, llm={"budgets": budget}))
+    second = build_budgets(load_settings(redis=redis_section, llm={"budgets": budget}))
     assert first is not None and second is not None
     drawn = first.draw(name, "m", 10, max_wait_s=0)
     assert drawn.granted and drawn.factor == 1
