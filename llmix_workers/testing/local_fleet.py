@@ -21,6 +21,7 @@ from typing import Any
 from llmix_workers.errors import LlmixError
 from llmix_workers.llm.registry import BUILTIN_PROVIDERS
 from llmix_workers.settings import Settings, load_settings
+from llmix_workers.testing.process_group import group_running
 from llmix_workers.testing.redis_server import PrivateRedis, free_port
 from llmix_workers.testing.server import PrivateServer
 from llmix_workers.testing.stub import StubProvider
@@ -28,11 +29,6 @@ from llmix_workers.testing.waiting import eventually
 from llmix_workers.worker.app import create_app
 
 STUB_KEY = "sk-local-stub"
-
-
-#: Process states (``/proc/<pid>/stat``) of a process that runs no code: stopped, traced,
-#: zombie, dead.
-NOT_RUNNING = frozenset("TtZX")
 
 
 class WorkerDidNotStart(LlmixError):
@@ -166,8 +162,7 @@ class LocalWorker:
         if self.process is not None and self.process.poll() is None:
             group = self.process.pid
             eventually(
-                lambda: set(_states_of_group(group)) <= NOT_RUNNING,
-                f"every process of {self.hostname} stopped",
+                lambda: not group_running(group), f"every process of {self.hostname} stopped"
             )
 
     def resume(self) -> None:
@@ -286,22 +281,6 @@ class LocalFleet(PrivateServer):
             self.redis.close()
         if self._own_dir is not None:
             self._own_dir.cleanup()
-
-
-def _states_of_group(pgid: int) -> list[str]:
-    """The state letter (``/proc/<pid>/stat``) of every process of group ``pgid``."""
-    states = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:  # gone meanwhile
-            continue
-        fields = stat.rpartition(")")[2].split()  # after "pid (comm)": state, ppid, pgrp, ...
-        if len(fields) > 2 and fields[2] == str(pgid):
-            states.append(fields[0])
-    return states
 
 
 def _exit(code: int) -> str:
