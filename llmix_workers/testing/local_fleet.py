@@ -261,7 +261,6 @@ class LocalFleet(PrivateServer):
 
     def add_worker(self, name: str, **options: Any) -> LocalWorker:
         """Start one more worker process and wait until it is ready."""
-        (self.workdir / "settings.toml").touch()
         worker = LocalWorker(name, self.env(), self.workdir, **options)
         self.workers.append(worker)
         return worker.start(ready=self._answers_ping)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import psutil
 import pytest
 
 from llmix_workers.producer import CompletionProducer, JobFailed
 from llmix_workers.testing.local_fleet import LocalFleet, LocalWorker
 from llmix_workers.testing.waiting import eventually
 from tests.celery.jobs import calls_for, request
+from tests.sockets import connections_to
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
@@ -241,21 +241,12 @@ def test_a_closed_producer_leaves_no_redis_connection_open(
     """Broker, result backend (client and subscription) and batch lookup are all closed by
     ``close()``, not left for the garbage collector: a long-lived process that builds
     producers one after another would otherwise pile connections up."""
-    port = int(clean_fleet.redis_url.rsplit(":", 1)[1].split("/")[0])
-    before = _connections_to(port)
+    url = clean_fleet.redis_url
+    before = connections_to(url)
     producer = CompletionProducer(clean_fleet.settings())
     outcomes = producer.run_batch([request("Close me."), request("Close me too.")], timeout_s=60)
     assert all(o.ok for o in outcomes)
-    assert len(_connections_to(port) - before) >= 3  # broker, results and their subscription
+    assert len(connections_to(url) - before) >= 3  # broker, results and their subscription
     producer.close()
-    left = _connections_to(port) - before
+    left = connections_to(url) - before
     assert left == set(), f"{len(left)} connection(s) to Redis still open after close()"
-
-
-def _connections_to(port: int) -> set[tuple[str, int]]:
-    """This process's established TCP connections to ``port``, by local address."""
-    return {
-        (conn.laddr.ip, conn.laddr.port)
-        for conn in psutil.Process().net_connections(kind="tcp")
-        if conn.raddr and conn.raddr.port == port and conn.status == psutil.CONN_ESTABLISHED
-    }
