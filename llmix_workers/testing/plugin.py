@@ -13,6 +13,10 @@ available to any test (names start with ``llmix_`` so they never shadow a projec
   Cluster, RabbitMQ; see :mod:`~llmix_workers.testing.topology`), or only the one a module's
   ``TOPOLOGY`` names; ``llmix_topology_servers`` (session): the servers behind them.
 
+A failed test whose report shows an unclosed socket (a ResourceWarning, which a suite that
+turns warnings into errors raises in whichever later test collects the garbage) gets a section
+naming the test that drew each of the socket's ports from ``free_port``: the likely leaker.
+
 A topology whose servers cannot run here (RabbitMQ not reachable) skips its tests, or fails
 them when the environment says ``CI=true``. The L2 contract suite is a class to subclass:
 :class:`~llmix_workers.testing.l2_contract.L2BackendContract`.
@@ -21,7 +25,9 @@ them when the environment says ``CI=true``. The L2 contract suite is a class to 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -29,7 +35,7 @@ from llmix_workers.errors import ConfigError
 from llmix_workers.testing.clock import FakeClock
 from llmix_workers.testing.fake_client import FakeClient
 from llmix_workers.testing.local_fleet import LocalFleet
-from llmix_workers.testing.redis_server import PrivateRedis, local_client
+from llmix_workers.testing.redis_server import PrivateRedis, drawn_by, local_client
 from llmix_workers.testing.stub import StubProvider
 from llmix_workers.testing.topology import (
     TOPOLOGIES,
@@ -116,3 +122,20 @@ def llmix_topology(
         pytest.skip(str(exc))
     except ConfigError as exc:
         pytest.fail(f"the {request.param} topology needs its servers: {exc}")
+
+
+#: An address in a socket's repr, as ``ResourceWarning: unclosed <socket.socket ...>`` shows it.
+_SOCKET_ADDRESS = re.compile(r"[lr]addr=\('[^']*', (\d+)\)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Name the tests that drew the ports of an unclosed socket the failure reports."""
+    report = yield
+    if report.failed and "unclosed <socket" in report.longreprtext:
+        ports = sorted({int(p) for p in _SOCKET_ADDRESS.findall(report.longreprtext)})
+        drawn = [f"port {port} was drawn by {by or 'code outside any test'}"
+                 for port in ports if (by := drawn_by(port)) is not None]  # fmt: skip
+        if drawn:
+            report.sections.append(("unclosed socket: whose server it reached", "\n".join(drawn)))
+    return report

@@ -57,7 +57,8 @@ def local_client(port: int, timeout_s: float = 1.0) -> redis.Redis:
 
 #: Where :func:`free_port` draws from when the kernel's ephemeral range cannot be read.
 _EPHEMERAL_DEFAULT = (32768, 60999)
-_handed_out: set[int] = set()
+#: Every port :func:`free_port` handed out in this process, with the test that drew it.
+_handed_out: dict[int, str] = {}
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -89,13 +90,22 @@ def free_port(host: str = "127.0.0.1") -> int:
                 probe.bind((host, port))
             except OSError:
                 continue
-        _handed_out.add(port)
-        return port
+        return _hand_out(port)
     with socket.socket() as probe:
         probe.bind((host, 0))
-        port = int(probe.getsockname()[1])
-    _handed_out.add(port)
+        return _hand_out(int(probe.getsockname()[1]))
+
+
+def _hand_out(port: int) -> int:
+    # pytest names the running test (and its phase) in PYTEST_CURRENT_TEST
+    _handed_out[port] = os.environ.get("PYTEST_CURRENT_TEST", "")
     return port
+
+
+def drawn_by(port: int) -> str | None:
+    """The test (``path::name (phase)``) during which this process's :func:`free_port` handed
+    out ``port``: ``""`` outside a test, ``None`` if it never did."""
+    return _handed_out.get(port)
 
 
 class PrivateRedis(PrivateServer):

@@ -48,3 +48,46 @@ def test_the_plugin_is_registered_as_an_entry_point() -> None:
 
     found = [e.value for e in entry_points(group="pytest11") if e.name == "llmix_workers"]
     assert found == ["llmix_workers.testing.plugin"]
+
+
+LEAKY_TESTS = """
+import gc
+import socket
+
+from llmix_workers.testing.redis_server import free_port
+
+held = []
+
+
+class Cycle:
+    def __init__(self, sock):
+        self.sock = sock
+        self.me = self
+
+
+def test_leaves_a_connection_to_its_server():
+    port = free_port()
+    server = socket.create_server(("127.0.0.1", port))
+    held.append(server)
+    print("PORT", port)
+    Cycle(socket.create_connection(("127.0.0.1", port)))  # never closed: garbage in a cycle
+
+
+def test_collects_the_garbage():
+    gc.collect()
+    held.pop().close()
+"""
+
+
+def test_an_unclosed_socket_names_the_test_its_server_port_went_to(
+    pytester: pytest.Pytester,
+) -> None:
+    """A socket left unclosed in a reference cycle fails whichever later test collects it (the
+    suite turns ResourceWarnings into errors): the report names the test that drew the port."""
+    pytester.makepyfile(test_leaky=LEAKY_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", "-s")
+    result.assert_outcomes(passed=1, failed=1)
+    port = next(line.split("PORT ")[1] for line in result.outlines if "PORT " in line)
+    result.stdout.fnmatch_lines([
+        f"*port {port} was drawn by test_leaky.py::test_leaves_a_connection_to_its_server (call)*"
+    ])  # fmt: skip
